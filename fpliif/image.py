@@ -1,0 +1,149 @@
+"""Image input and output: loading any common image form, padding to square, colour maps and overlays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["load_image", "to_tensor", "pad_to_square", "PadBox", "colorize", "blend", "IMAGE_EXTENSIONS"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """Open an image file with its EXIF orientation applied; errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} does not exist")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return ImageOps.exif_transpose(im)
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ValueError(f"{path} is not a readable image ({e}); is the file complete and an image?") from e
+
+
+def to_tensor(image) -> torch.Tensor:
+    """Any supported image -> ``3 x H x W`` float32 in [0, 1].
+
+    Accepts a path, a PIL image (RGB, RGBA, L, LA, P, 1, CMYK, I;16, I, F), a numpy array ``H x W``,
+    ``H x W x C`` (C = 1, 3 or 4; uint8, uint16 or float in [0, 1]) or a tensor ``C x H x W``
+    (C = 1, 3 or 4; uint8 or float in [0, 1]). Alpha is composited over white.
+    """
+    if isinstance(image, (str, Path)):
+        image = load_image(image)
+    if isinstance(image, Image.Image):
+        return _from_pil(image)
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3:
+            raise ValueError(f"a numpy image must be H x W or H x W x C, got shape {image.shape}")
+        return _from_channels(torch.from_numpy(_scale_array(arr)).permute(2, 0, 1))
+    if isinstance(image, torch.Tensor):
+        t = image.detach().cpu()
+        if t.ndim == 2:
+            t = t.unsqueeze(0)
+        if t.ndim != 3:
+            raise ValueError(f"a tensor image must be C x H x W, got shape {tuple(image.shape)}")
+        if t.dtype == torch.uint8:
+            t = t.float() / 255
+        return _from_channels(t.float())
+    raise TypeError(f"unsupported image type {type(image).__name__}; give a path, PIL image, numpy array or tensor")
+
+
+def _scale_array(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535
+    if arr.dtype in (np.float16, np.float32, np.float64):
+        return np.clip(arr.astype(np.float32), 0, 1)
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        return np.clip(arr.astype(np.float32) / (255 if arr.max(initial=0) <= 255 else 65535), 0, 1)
+    raise ValueError(f"unsupported image dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
+
+
+def _from_pil(im: Image.Image) -> torch.Tensor:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im)
+        if im.mode == "F":
+            arr = np.clip(arr, 0, 1).astype(np.float32)
+        else:
+            arr = np.clip(arr.astype(np.float32) / 65535, 0, 1)
+        return _from_channels(torch.from_numpy(arr)[None])
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode not in ("RGB", "RGBA", "L", "LA"):
+        im = im.convert("RGB")
+    arr = np.asarray(im, dtype=np.float32) / 255
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return _from_channels(torch.from_numpy(arr).permute(2, 0, 1))
+
+
+def _from_channels(t: torch.Tensor) -> torch.Tensor:
+    c = t.shape[0]
+    if c in (2, 4):  # grey+alpha or RGB+alpha: composite over white
+        alpha = t[-1:].clamp(0, 1)
+        t = t[:-1] * alpha + (1 - alpha)
+        c -= 1
+    if c == 1:
+        t = t.expand(3, -1, -1)
+    elif c != 3:
+        raise ValueError(f"an image needs 1, 2, 3 or 4 channels, got {c}")
+    if t.shape[1] < 2 or t.shape[2] < 2:
+        raise ValueError(f"image is too small to parse: {t.shape[1]}x{t.shape[2]} pixels")
+    return t.float().contiguous()
+
+
+@dataclass(frozen=True)
+class PadBox:
+    """Where the original ``height x width`` image sits inside its padded square of side ``side``."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+    side: int
+
+    def query_coords(self, out_h: int, out_w: int, device=None, dtype=torch.float32) -> torch.Tensor:
+        """Pixel-centre coordinates (``(y, x)`` in the padded square's [-1, 1]) of an ``out_h x out_w`` grid
+        covering the original image only: ``(out_h*out_w) x 2``."""
+        ys = ((torch.arange(out_h, device=device, dtype=torch.float64) + 0.5) * (self.height / out_h) + self.top)
+        xs = ((torch.arange(out_w, device=device, dtype=torch.float64) + 0.5) * (self.width / out_w) + self.left)
+        ys, xs = ys * 2 / self.side - 1, xs * 2 / self.side - 1
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1)
+        return grid.reshape(-1, 2).to(dtype)
+
+
+def pad_to_square(image: torch.Tensor) -> tuple[torch.Tensor, PadBox]:
+    """Centre ``3 x H x W`` in a black square (black borders are what the training augmentation shows)."""
+    _, h, w = image.shape
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2
+    padded = F.pad(image, (left, side - w - left, top, side - h - top), value=0.0)
+    return padded, PadBox(top, left, h, w, side)
+
+
+def colorize(labels: torch.Tensor | np.ndarray, colors: list[tuple[int, int, int]]) -> np.ndarray:
+    """Label map ``H x W`` -> colour image ``H x W x 3`` uint8."""
+    lab = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    palette = np.asarray(colors, dtype=np.uint8)
+    return palette[np.clip(lab, 0, len(palette) - 1)]
+
+
+def blend(image: np.ndarray, color: np.ndarray, alpha: float = 0.5, keep: np.ndarray | None = None) -> np.ndarray:
+    """Alpha-blend a colour map over an image (both ``H x W x 3`` uint8); ``keep`` pixels stay as the image."""
+    out = image.astype(np.float32) * (1 - alpha) + color.astype(np.float32) * alpha
+    if keep is not None:
+        out[keep] = image[keep]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,168 @@
+"""Label sets (names, colours, groups) for CelebAMask-HQ, LaPa and Helen, and selection by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["LabelSet", "CELEBAMASK_HQ", "LAPA", "HELEN", "LABEL_SETS", "get_label_set", "CELEBAMASK_TO_LAPA"]
+
+# One colour per label name, so that every label set draws the same part in the same colour.
+COLORS: dict[str, tuple[int, int, int]] = {
+    "background": (0, 0, 0),
+    "skin": (204, 153, 119),
+    "nose": (255, 85, 0),
+    "eye_g": (255, 255, 255),
+    "l_eye": (51, 102, 255),
+    "r_eye": (0, 204, 255),
+    "l_brow": (153, 51, 0),
+    "r_brow": (204, 102, 51),
+    "l_ear": (255, 170, 0),
+    "r_ear": (255, 221, 0),
+    "mouth": (160, 0, 60),
+    "u_lip": (255, 0, 85),
+    "l_lip": (255, 85, 170),
+    "hair": (85, 51, 17),
+    "hat": (0, 153, 51),
+    "ear_r": (255, 255, 102),
+    "neck_l": (170, 255, 255),
+    "neck": (255, 204, 153),
+    "cloth": (102, 102, 153),
+}
+
+_FACE = ("skin", "nose", "l_brow", "r_brow", "l_eye", "r_eye", "u_lip", "l_lip", "mouth")
+GROUPS: dict[str, tuple[str, ...]] = {
+    "face": _FACE,
+    "eyes": ("l_eye", "r_eye"),
+    "brows": ("l_brow", "r_brow"),
+    "lips": ("u_lip", "l_lip"),
+    "mouth_area": ("mouth", "u_lip", "l_lip"),
+    "ears": ("l_ear", "r_ear"),
+    "features": ("nose", "l_brow", "r_brow", "l_eye", "r_eye", "u_lip", "l_lip", "mouth"),
+    "accessories": ("eye_g", "hat", "ear_r", "neck_l"),
+    "jewellery": ("ear_r", "neck_l"),
+    "head": (*_FACE, "eye_g", "l_ear", "r_ear", "ear_r", "hair", "hat"),
+    "skin_all": ("skin", "nose", "l_ear", "r_ear", "neck"),
+    "person": (*_FACE, "eye_g", "l_ear", "r_ear", "ear_r", "hair", "hat", "neck_l", "neck", "cloth"),
+}
+
+# Left and right as the annotators drew them (the person's own left is on the image's right in CelebAMask-HQ).
+LEFT_RIGHT_PAIRS: tuple[tuple[str, str], ...] = (("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear"))
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """An ordered set of class names; index ``i`` is the class id in label maps.
+
+    Attributes:
+        name: short id, e.g. ``"celebamask-hq"``.
+        names: class names in id order; id 0 is the background.
+        groups: named unions of classes (only the groups whose members all exist in ``names``).
+    """
+
+    name: str
+    names: tuple[str, ...]
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_names(cls, names: Iterable[str], name: str = "custom") -> LabelSet:
+        names = tuple(names)
+        groups = {g: m for g, m in GROUPS.items() if g not in names and all(n in names for n in m)}
+        return cls(name=name, names=names, groups=groups)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def colors(self) -> list[tuple[int, int, int]]:
+        """One RGB colour per class; names without a fixed colour get a stable one from their index."""
+        return [COLORS.get(n, _fallback_color(i)) for i, n in enumerate(self.names)]
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(self._unknown(name)) from None
+
+    def resolve(self, selection: str | Iterable[str | int]) -> list[int]:
+        """Class ids for labels, groups and ids, given as a list or a comma-separated string.
+
+        >>> CELEBAMASK_HQ.resolve("hair, lips")
+        [11, 12, 13]
+        """
+        if isinstance(selection, str):
+            selection = [s for s in selection.replace(";", ",").split(",")]
+        ids: set[int] = set()
+        for item in selection:
+            if isinstance(item, int) or (isinstance(item, str) and item.strip().isdigit()):
+                i = int(item)
+                if not 0 <= i < len(self.names):
+                    raise KeyError(f"label id {i} is out of range 0..{len(self.names) - 1} for {self.name}")
+                ids.add(i)
+                continue
+            key = item.strip().lower().replace(" ", "_").replace("-", "_")
+            if not key:
+                continue
+            if key in self.names:
+                ids.add(self.names.index(key))
+            elif key in self.groups:
+                ids.update(self.names.index(n) for n in self.groups[key])
+            else:
+                raise KeyError(self._unknown(item))
+        if not ids:
+            raise KeyError(f"no labels selected; choose from {self._valid()}")
+        return sorted(ids)
+
+    def mirror_permutation(self) -> list[int]:
+        """Class ids after a horizontal flip: left and right classes swap."""
+        perm = list(range(len(self.names)))
+        for left, right in LEFT_RIGHT_PAIRS:
+            if left in self.names and right in self.names:
+                i, j = self.names.index(left), self.names.index(right)
+                perm[i], perm[j] = j, i
+        return perm
+
+    def _valid(self) -> str:
+        groups = f"; groups: {', '.join(self.groups)}" if self.groups else ""
+        return f"labels: {', '.join(self.names)}{groups}"
+
+    def _unknown(self, name: object) -> str:
+        return f"unknown label or group {name!r} for label set {self.name!r}; valid {self._valid()}"
+
+
+def _fallback_color(i: int) -> tuple[int, int, int]:
+    # A golden-ratio hue walk gives distinct, stable colours for user label sets.
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.65, 0.95)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+CELEBAMASK_HQ = LabelSet.from_names(
+    ("background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
+     "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth"),
+    name="celebamask-hq",
+)
+# LaPa and Helen share one 11-class order; "mouth" is the inner mouth, as in CelebAMask-HQ.
+LAPA = LabelSet.from_names(
+    ("background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "nose", "u_lip", "mouth", "l_lip", "hair"),
+    name="lapa",
+)
+HELEN = LabelSet.from_names(LAPA.names, name="helen")
+LABEL_SETS: dict[str, LabelSet] = {s.name: s for s in (CELEBAMASK_HQ, LAPA, HELEN)}
+
+# CelebAMask-HQ id -> LaPa id. Parts LaPa does not label become background, except glasses frames,
+# which lie on the skin LaPa marks around the eyes.
+_CELEBA_EXTRA_TO_LAPA = {"eye_g": "skin"}
+CELEBAMASK_TO_LAPA: list[int] = [
+    LAPA.names.index(_CELEBA_EXTRA_TO_LAPA.get(n, n)) if _CELEBA_EXTRA_TO_LAPA.get(n, n) in LAPA.names else 0
+    for n in CELEBAMASK_HQ.names
+]
+
+
+def get_label_set(name: str) -> LabelSet:
+    """A built-in label set by name (``celebamask-hq``, ``lapa`` or ``helen``)."""
+    key = name.lower().replace("_", "-")
+    if key not in LABEL_SETS:
+        raise KeyError(f"unknown label set {name!r}; built-in sets: {', '.join(LABEL_SETS)}")
+    return LABEL_SETS[key]

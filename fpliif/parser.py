@@ -1,0 +1,200 @@
+"""The inference API: ``FaceParser`` turns images into :class:`ParseResult` objects at any output size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from .hub import from_pretrained
+from .image import PadBox, blend, colorize, pad_to_square, to_tensor
+from .labels import LabelSet, get_label_set
+
+__all__ = ["FaceParser", "ParseResult", "output_size"]
+
+MAX_SIDE = 8192  # beyond this a label map is more likely a mistake than a wish
+
+
+@dataclass
+class ParseResult:
+    """The parse of one image.
+
+    Attributes:
+        logits: ``K x H x W`` float32 class logits at the output size (CPU).
+        label_set: names, colours and groups of the K classes.
+        temperature: softmax temperature the model was trained with.
+        image: the input resized to the output size, ``3 x H x W`` in [0, 1] (for overlays).
+    """
+
+    logits: torch.Tensor
+    label_set: LabelSet
+    temperature: float
+    image: torch.Tensor
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.logits.shape[-2:])
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """``K x H x W`` class probabilities (softmax of logits / temperature)."""
+        return torch.softmax(self.logits / self.temperature, dim=0)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """``H x W`` int64 class ids."""
+        return self.logits.argmax(dim=0)
+
+    def label_map(self) -> np.ndarray:
+        """``H x W`` uint8 class ids, ready to save as a single-channel PNG."""
+        return self.labels.to(torch.uint8).numpy()
+
+    def mask(self, selection: str | Iterable[str | int], soft: bool = True) -> torch.Tensor:
+        """``H x W`` float mask in [0, 1] of the selected labels and groups (e.g. ``"hair"``, ``"face,ears"``).
+
+        ``soft`` gives the summed probability of the selection; otherwise 1 where the arg-max is selected.
+        """
+        ids = self.label_set.resolve(selection)
+        if soft:
+            return self.probs[ids].sum(dim=0).clamp_(0, 1)
+        return torch.isin(self.labels, torch.tensor(ids)).float()
+
+    def color_map(self) -> Image.Image:
+        """The label map drawn in each class's colour."""
+        return Image.fromarray(colorize(self.labels, self.label_set.colors))
+
+    def overlay(self, alpha: float = 0.5) -> Image.Image:
+        """The colour map blended over the image; background pixels keep the image."""
+        img = (self.image.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+        labels = self.labels.numpy()
+        return Image.fromarray(blend(img, colorize(labels, self.label_set.colors), alpha, keep=labels == 0))
+
+
+def output_size(
+    image_hw: tuple[int, int], size: int | Sequence[int] | None = None, scale: float | None = None
+) -> tuple[int, int]:
+    """Output ``(H, W)``: the image's own size by default; ``size=(H, W)``; ``size=N`` for the longer side
+    at ``N`` with the aspect kept; or ``scale`` times the image size."""
+    h, w = image_hw
+    if size is not None and scale is not None:
+        raise ValueError("give an output size or a scale, not both")
+    if scale is not None:
+        if scale <= 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        out = (round(h * scale), round(w * scale))
+    elif size is None:
+        out = (h, w)
+    elif isinstance(size, int):
+        long_side = max(h, w)
+        out = (round(h * size / long_side), round(w * size / long_side))
+    else:
+        if len(size) != 2:
+            raise ValueError(f"size must be N or (height, width), got {size!r}")
+        out = (int(size[0]), int(size[1]))
+    out = (max(out[0], 1), max(out[1], 1))
+    if max(out) > MAX_SIDE:
+        raise ValueError(f"output size {out[0]}x{out[1]} is over the {MAX_SIDE} px limit; ask for a smaller size")
+    return out
+
+
+class FaceParser:
+    """Parse faces with an FP-LIIF model.
+
+    >>> parser = FaceParser.from_pretrained()             # the shipped weights
+    >>> result = parser("face.jpg", size=1024)            # long side 1024, aspect kept
+    >>> hair = result.mask("hair")                        # soft H x W mask
+    """
+
+    def __init__(self, model: nn.Module, device: str | torch.device | None = None,
+                 dtype: torch.dtype | None = None, chunk: int = 65536, mode: str = "fast"):
+        device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.device, self.dtype = device, dtype or next(model.parameters()).dtype
+        self.cfg = model.cfg
+        self.label_set = _label_set(self.cfg)
+        self.chunk = chunk
+        self.mode = mode
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path | None = None, revision: str | None = None,
+                        device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                        local_files_only: bool = False, **kwargs) -> FaceParser:
+        """A parser on the shipped default weights, a local model folder or a Hub repo id."""
+        model = from_pretrained(name_or_path, revision=revision, local_files_only=local_files_only)
+        return cls(model, device=device or default_device(), dtype=dtype, **kwargs)
+
+    def __call__(self, images, size=None, scale=None, batch_size: int = 8):
+        """Parse one image or a list of them; returns a :class:`ParseResult` or a list of them.
+
+        Args:
+            images: a path, PIL image, numpy array, ``C x H x W`` tensor, a ``B x C x H x W`` tensor, or a list.
+            size: output ``(H, W)``, or an int for the longer side; default the image's own size.
+            scale: output size as a multiple of the image size (instead of ``size``).
+            batch_size: images encoded at once.
+        """
+        single = not isinstance(images, (list, tuple)) and not (
+            isinstance(images, torch.Tensor) and images.ndim == 4)
+        items = [images] if single else list(images)
+        results = []
+        for start in range(0, len(items), batch_size):
+            results.extend(self.parse_batch(items[start:start + batch_size], size, scale))
+        return results[0] if single else results
+
+    @torch.inference_mode()
+    def parse_batch(self, images: Sequence, size=None, scale=None) -> list[ParseResult]:
+        tensors = [to_tensor(im) for im in images]
+        inputs, boxes = zip(*(self.prepare(t) for t in tensors))
+        state = self.model.encode(torch.stack(inputs).to(self.device, self.dtype))
+        results = []
+        for i, (t, box) in enumerate(zip(tensors, boxes)):
+            out_h, out_w = output_size((box.height, box.width), size, scale)
+            state_i = type(state)(state.features[i:i + 1], state.global_feature[i:i + 1])
+            logits = self.render(state_i, box, out_h, out_w)
+            image = t if (out_h, out_w) == tuple(t.shape[-2:]) else _resize(t, (out_h, out_w))
+            results.append(ParseResult(logits, self.label_set, self.cfg.temperature, image))
+        return results
+
+    def prepare(self, image: torch.Tensor) -> tuple[torch.Tensor, PadBox]:
+        """``3 x H x W`` in [0, 1] -> padded, resized network input and where the image sits in it."""
+        padded, box = pad_to_square(image)
+        n = self.cfg.input_size
+        return _resize(padded, (n, n)), box
+
+    def render(self, state, box: PadBox, out_h: int, out_w: int) -> torch.Tensor:
+        """``K x out_h x out_w`` float32 logits over the original image region."""
+        coords = box.query_coords(out_h, out_w, device=self.device, dtype=self.dtype)
+        logits = self.model.query(state, coords.unsqueeze(0), chunk=self.chunk)[0]
+        return logits.float().transpose(0, 1).reshape(-1, out_h, out_w).cpu()
+
+
+def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bicubic, antialiased resize of ``3 x H x W`` in [0, 1]."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    out = F.interpolate(image[None], size=size, mode="bicubic", antialias=True, align_corners=False)
+    return out[0].clamp_(0, 1)
+
+
+def _label_set(cfg) -> LabelSet:
+    try:
+        built_in = get_label_set(cfg.label_set)
+        if list(built_in.names) == list(cfg.label_names):
+            return built_in
+    except KeyError:
+        pass
+    return LabelSet.from_names(cfg.label_names, name=cfg.label_set)
+
+
+def default_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
