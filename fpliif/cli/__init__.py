@@ -11,8 +11,7 @@ from .. import __version__
 __all__ = ["main"]
 
 # Subcommand name -> module in this package. Each module defines add_parser(subparsers) and run(args) -> int.
-COMMANDS = {
-    "parse": "parse",
+COMMANDS: dict[str, str] = {
 }
 
 
