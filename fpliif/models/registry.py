@@ -55,6 +55,6 @@ def fpliif(**kw) -> FPLIIFConfig:
 
 @register_model
 def fpliif_small(**kw) -> FPLIIFConfig:
-    """A quarter of the paper's compute: 1+3+8 resblocks of 48 channels, 3x128 MLP; 0.44 M parameters."""
+    """A quarter of the paper's compute: 1+3+8 resblocks of 48 channels, 3x128 MLP; 0.65 M parameters."""
     small = dict(width=48, blocks=(1, 3, 8), reduce_hidden=128, feature_dim=48, mlp_hidden=(128, 128, 128))
     return FPLIIFConfig(**{**small, **kw})
