@@ -58,3 +58,9 @@ def fpliif_small(**kw) -> FPLIIFConfig:
     """A quarter of the paper's compute: 1+3+8 resblocks of 48 channels, 3x128 MLP; 0.65 M parameters."""
     small = dict(width=48, blocks=(1, 3, 8), reduce_hidden=128, feature_dim=48, mlp_hidden=(128, 128, 128))
     return FPLIIFConfig(**{**small, **kw})
+
+
+@register_model
+def unet_baseline(**kw) -> FPLIIFConfig:
+    """The paper's ablation: FP-LIIF's encoder with a conv U-Net decoder instead of LIIF; 2.15 M parameters."""
+    return FPLIIFConfig(**{"model_type": "unet", **kw})
