@@ -12,7 +12,20 @@ __all__ = ["main"]
 
 # Subcommand name -> module in this package. Each module defines add_parser(subparsers) and run(args) -> int.
 COMMANDS: dict[str, str] = {
+    "parse": "parse",
+    "labels": "labels",
 }
+
+
+EPILOG = """\
+examples:
+  fpliif parse face.jpg --out parsed/                       # label map + colour map at the image's size
+  fpliif parse photos/ -r --out parsed/ --size 1024 --save index,overlay
+  fpliif parse face.jpg --out masks/ --labels hair --save mask --soft
+  fpliif labels                                             # label and group names for --labels
+
+Run `fpliif COMMAND --help` for each command's options.
+"""
 
 
 class CommandError(Exception):
@@ -24,10 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fpliif",
         description="FP-LIIF face parsing: label every pixel of a face (skin, eyes, brows, lips, hair, ...) "
                     "at any output resolution.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"fpliif {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         mod = importlib.import_module(f".{module}", __name__)
         mod.add_parser(sub)
     return parser

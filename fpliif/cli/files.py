@@ -1,0 +1,98 @@
+"""Files for the command line: finding input images, naming outputs without collisions, writing atomically."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from ..image import IMAGE_EXTENSIONS
+
+__all__ = ["InputFile", "collect_inputs", "plan_outputs", "save_png", "GLOB_CHARS"]
+
+GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class InputFile:
+    """One input as the user named it, and where its outputs go.
+
+    Attributes:
+        path: the input file (may not exist: then it is reported as failed, by name).
+        stem: output path without extension, relative to ``--out`` (e.g. ``sub/face``).
+    """
+
+    path: Path
+    stem: Path | None = None
+
+
+def collect_inputs(items: list[str], recursive: bool = False, exclude: Path | None = None) -> list[InputFile]:
+    """Files, folders and glob patterns -> image files, in a stable order, without duplicates.
+
+    A folder gives its images (with ``recursive``, those of sub-folders too); a pattern gives its matches.
+    A named file is kept even if it is missing or not an image, so the run can report it by name.
+    Files under ``exclude`` (the output folder) are skipped, so a re-run never parses its own outputs.
+    """
+    found: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found.extend(_images_in(path, recursive))
+        elif not path.exists() and GLOB_CHARS & set(item):
+            matches = sorted(glob.glob(str(path), recursive=True))
+            images = [Path(m) for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_EXTENSIONS]
+            if not images:
+                raise FileNotFoundError(f"no images match {item!r}; image types: {', '.join(IMAGE_EXTENSIONS)}")
+            found.extend(images)
+        else:
+            found.append(path)
+    if exclude is not None:
+        out = exclude.resolve()
+        found = [p for p in found if not (p.exists() and out in p.resolve().parents)]
+    unique = list(dict.fromkeys(p.resolve() if p.exists() else p for p in found))
+    return [InputFile(p) for p in unique]
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def plan_outputs(inputs: list[InputFile]) -> None:
+    """Give each input an output stem that mirrors its folders below the inputs' common folder.
+
+    ``a/face.jpg`` and ``b/face.jpg`` become ``a/face`` and ``b/face``; ``face.jpg`` and ``face.png`` in one
+    folder become ``face_jpg`` and ``face_png``, so no two inputs ever write the same file.
+    """
+    if not inputs:
+        return
+    parents = [str(f.path.absolute().parent) for f in inputs]
+    root = Path(os.path.commonpath(parents))
+    stems = [f.path.absolute().relative_to(root).with_suffix("") for f in inputs]
+    counts = Counter(stems)
+    for f, stem in zip(inputs, stems):
+        if counts[stem] > 1:
+            stem = stem.with_name(f"{stem.name}_{f.path.suffix.lstrip('.').lower()}")
+        f.stem = stem
+
+
+def save_png(image: Image.Image, path: Path, inputs: set[Path]) -> None:
+    """Write a PNG through a temporary file and ``os.replace``, so a crash never leaves half a file.
+
+    Raises:
+        CommandError-like ``FileExistsError`` if ``path`` is one of the inputs (never overwrite an input).
+    """
+    if path.resolve() in inputs:
+        raise FileExistsError(f"refusing to overwrite input file {path}; choose another --out folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        image.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -1,0 +1,93 @@
+"""``fpliif labels``: the label sets, their class ids, colours and groups (the names ``--labels`` accepts)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..labels import LABEL_SETS, LabelSet, get_label_set
+
+__all__ = ["add_parser", "run", "format_label_set"]
+
+EPILOG = """\
+examples:
+  fpliif labels                      # every built-in label set
+  fpliif labels celebamask-hq        # one set
+  fpliif labels --model runs/best    # the labels of a model folder or Hub repo
+  fpliif labels lapa --json          # machine-readable
+
+Give label and group names (or ids) to `fpliif parse --labels`, e.g. --labels hair or --labels face,ears.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "labels", help="list label sets: class ids, names, colours and groups",
+        description="Show the classes (id, name, colour) and named groups of the label sets.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("label_set", nargs="?", metavar="SET",
+                   help=f"a built-in label set: {', '.join(LABEL_SETS)} (default: all)")
+    p.add_argument("--model", "-m", metavar="PATH|REPO",
+                   help="show the labels of this model instead ('default', a folder or a Hub repo id)")
+    p.add_argument("--revision", help="Hub branch, tag or commit of --model")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.model and args.label_set:
+        raise ValueError("give a label set name or --model, not both")
+    if args.model:
+        sets = [model_label_set(args.model, args.revision)]
+    elif args.label_set:
+        sets = [get_label_set(args.label_set)]
+    else:
+        sets = list(LABEL_SETS.values())
+    if args.json:
+        print(json.dumps([label_set_dict(s) for s in sets], indent=2))
+    else:
+        print("\n\n".join(format_label_set(s) for s in sets))
+    return 0
+
+
+def model_label_set(name_or_path: str, revision: str | None) -> LabelSet:
+    """The label set in a model's ``config.json`` (no weights are loaded)."""
+    from ..config import CONFIG_NAME, FPLIIFConfig
+    from ..hub import resolve_model_dir
+
+    location = resolve_model_dir(name_or_path, revision)
+    folder = location.parent if location.is_file() else location
+    cfg = FPLIIFConfig.load(folder / CONFIG_NAME)
+    try:
+        built_in = get_label_set(cfg.label_set)
+        if list(built_in.names) == cfg.label_names:
+            return built_in
+    except KeyError:
+        pass
+    return LabelSet.from_names(cfg.label_names, name=cfg.label_set)
+
+
+def label_set_dict(labels: LabelSet) -> dict:
+    return {
+        "name": labels.name,
+        "labels": [{"id": i, "name": n, "color": _hex(c)} for i, (n, c) in enumerate(zip(labels.names, labels.colors))],
+        "groups": {g: list(members) for g, members in labels.groups.items()},
+    }
+
+
+def format_label_set(labels: LabelSet) -> str:
+    """A readable table: one class per line (id, name, colour), then the groups and their members."""
+    width = max(len(n) for n in labels.names)
+    lines = [f"{labels.name} ({len(labels)} classes)", f"  {'id':>3}  {'name':<{width}}  colour"]
+    for i, (name, color) in enumerate(zip(labels.names, labels.colors)):
+        lines.append(f"  {i:>3}  {name:<{width}}  {_hex(color)}  rgb{tuple(color)}")
+    if labels.groups:
+        gwidth = max(len(g) for g in labels.groups)
+        lines.append("  groups:")
+        lines += [f"    {g:<{gwidth}}  {', '.join(m)}" for g, m in labels.groups.items()]
+    return "\n".join(lines)
+
+
+def _hex(color: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*color)

@@ -1,0 +1,253 @@
+"""``fpliif parse``: label maps, colour maps, overlays and masks for image files, folders and globs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import CommandError
+from .files import InputFile, collect_inputs, plan_outputs, save_png
+
+__all__ = ["add_parser", "run", "SAVE_KINDS"]
+
+SAVE_KINDS = {
+    "index": "single-channel PNG, pixel value = class id (see `fpliif labels`)",
+    "color": "the label map in each class's colour",
+    "overlay": "the colour map blended over the image",
+    "mask": "one mask of all --labels together (white = selected)",
+    "masks": "one mask per --labels entry (every class when --labels is not given)",
+}
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+EPILOG = """\
+outputs (in --out, mirroring the inputs' sub-folders):
+  NAME_index.png     class ids (0 = background)     NAME_color.png    colour map
+  NAME_overlay.png   colours over the image         NAME_mask.png     --labels combined
+  NAME_mask_LABEL.png  one per label (--save masks)
+
+examples:
+  fpliif parse face.jpg --out parsed/
+  fpliif parse photos/ --recursive --out parsed/ --save index,color,overlay
+  fpliif parse "shots/*.png" --out masks/ --labels hair --save mask --soft --size 1024
+  fpliif parse face.jpg --out parsed/ --labels face,ears --save masks --scale 2
+  fpliif parse faces/ --out parsed/ --model user/fpliif-celebamask --revision v1.0 --device cuda
+
+Run `fpliif labels` for the label and group names --labels accepts.
+Exit status: 0 when every image was parsed, 1 when some failed (each is named), 2 for usage errors.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "parse", help="parse face images into label maps, colour maps, overlays and masks",
+        description="Parse face images with an FP-LIIF model at any output resolution.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument("--recursive", "-r", action="store_true", help="also take images in sub-folders of folder inputs")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=parse_size, metavar="N|HxW",
+                      help="output size: N for the longer side (aspect kept) or HxW; default: the input size")
+    size.add_argument("--scale", type=float, metavar="F", help="output size as F times the input size, e.g. 2 or 0.5")
+    p.add_argument("--labels", "-l", metavar="LIST",
+                   help="comma-separated labels and groups for the masks, e.g. hair or face,ears")
+    p.add_argument("--save", type=parse_save, default=None, metavar="KINDS",
+                   help="comma-separated outputs: " + ", ".join(SAVE_KINDS)
+                        + " (default: index,color; plus mask when --labels is given)")
+    p.add_argument("--soft", action="store_true",
+                   help="masks hold the probability (0-255) instead of a hard 0/255 choice")
+    p.add_argument("--model", "-m", default="default", metavar="PATH|REPO",
+                   help="'default' (shipped weights), a model folder, or a Hugging Face repo id")
+    p.add_argument("--revision", help="Hub branch, tag or commit of --model (pin a commit for reproducibility)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where to run (default: auto = cuda, then mps, then cpu)")
+    p.add_argument("--dtype", default="float32", choices=list(DTYPES), help="precision of the network")
+    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images encoded at once (default: 4)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def parse_size(text: str) -> int | tuple[int, int]:
+    """``"512"`` -> 512 (longer side); ``"480x640"`` -> (480, 640) as height x width."""
+    try:
+        parts = [int(v) for v in text.lower().replace("*", "x").split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 1:
+        raise argparse.ArgumentTypeError(
+            f"size must be N or HxW with positive integers, e.g. 512 or 480x640; got {text!r}")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
+def parse_save(text: str) -> list[str]:
+    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in SAVE_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"unknown output kind {unknown or text!r}; choose from {', '.join(SAVE_KINDS)}")
+    return list(dict.fromkeys(kinds))
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if args.batch_size < 1:
+        raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.scale is not None and args.scale <= 0:
+        raise CommandError(f"--scale must be > 0, got {args.scale}")
+    kinds = args.save or (["index", "color"] + (["mask"] if args.labels else []))
+    if "mask" in kinds and not args.labels:
+        raise CommandError("--save mask needs --labels (e.g. --labels hair); run `fpliif labels` for the names")
+    inputs = collect_inputs(args.inputs, args.recursive, exclude=args.out)
+    if not inputs:
+        raise CommandError(f"no images found in {' '.join(args.inputs)}")
+    plan_outputs(inputs)
+    parser = load_parser(args)
+    selected = parser.label_set.resolve(args.labels) if args.labels else list(range(len(parser.label_set)))
+    jobs = OutputJobs(args.out, kinds, selected, args.soft, parser.label_set.names)
+    jobs.check_inputs_safe(inputs)
+    failed = parse_all(parser, inputs, jobs, args)
+    summarise(len(inputs), failed, args.out, time.perf_counter() - started)
+    return 1 if failed else 0
+
+
+def load_parser(args: argparse.Namespace):
+    from ..parser import FaceParser, default_device
+
+    device = default_device() if args.device == "auto" else torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
+    return FaceParser.from_pretrained(args.model, revision=args.revision, device=device, dtype=DTYPES[args.dtype])
+
+
+class OutputJobs:
+    """Turns one :class:`~fpliif.parser.ParseResult` into the PNG files the user asked for."""
+
+    def __init__(self, out: Path, kinds: list[str], selected: list[int], soft: bool, names: tuple[str, ...]):
+        self.out, self.kinds, self.selected, self.soft, self.names = out, kinds, selected, soft, names
+        self.input_paths: set[Path] = set()
+
+    def paths(self, item: InputFile) -> dict[str, Path]:
+        """Output kind (``"mask_hair"`` for per-label masks) -> file path."""
+        base = self.out / item.stem
+        paths = {}
+        for kind in self.kinds:
+            if kind == "masks":
+                for i in self.selected:
+                    paths[f"mask_{self.names[i]}"] = base.with_name(f"{base.name}_mask_{self.names[i]}.png")
+            else:
+                paths[kind] = base.with_name(f"{base.name}_{kind}.png")
+        return paths
+
+    def check_inputs_safe(self, inputs: list[InputFile]) -> None:
+        self.input_paths = {f.path.resolve() for f in inputs if f.path.exists()}
+        for item in inputs:
+            for path in self.paths(item).values():
+                if path.resolve() in self.input_paths:
+                    raise CommandError(f"output {path} would overwrite an input image; choose another --out folder")
+
+    def write(self, item: InputFile, result) -> None:
+        for kind, path in self.paths(item).items():
+            save_png(self.render(kind, result), path, self.input_paths)
+
+    def render(self, kind: str, result) -> Image.Image:
+        if kind == "index":
+            return Image.fromarray(result.label_map(), mode="L")
+        if kind == "color":
+            return result.color_map()
+        if kind == "overlay":
+            return result.overlay()
+        ids = self.selected if kind == "mask" else [self.names.index(kind.removeprefix("mask_"))]
+        return mask_image(result.mask(ids, soft=self.soft))
+
+
+def mask_image(mask: torch.Tensor) -> Image.Image:
+    """``H x W`` float mask in [0, 1] -> 8-bit greyscale PNG image (255 = selected)."""
+    return Image.fromarray((mask.numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8), mode="L")
+
+
+def parse_all(parser, inputs: list[InputFile], jobs: OutputJobs, args: argparse.Namespace) -> list[str]:
+    """Parse and write every input in batches; returns ``"path: reason"`` for each one that failed."""
+    failed: list[str] = []
+    bar = progress_bar(len(inputs), args.quiet)
+    for start in range(0, len(inputs), args.batch_size):
+        batch = inputs[start:start + args.batch_size]
+        loaded = []
+        for item in batch:
+            try:
+                loaded.append((item, load_image(item.path)))
+            except (OSError, ValueError) as e:
+                failed.append(report(bar, item, e))
+        for item, error in parse_and_write(parser, loaded, jobs, args):
+            failed.append(report(bar, item, error))
+        bar.update(len(batch))
+    bar.close()
+    return failed
+
+
+def load_image(path: Path) -> Image.Image:
+    from ..image import load_image as load
+
+    return load(path)
+
+
+def parse_and_write(parser, loaded: list, jobs: OutputJobs, args) -> list[tuple[InputFile, Exception]]:
+    """Parse a batch; if the batch fails, retry one by one so only the bad image is lost."""
+    if not loaded:
+        return []
+    try:
+        results = parser([im for _, im in loaded], size=args.size, scale=args.scale, batch_size=len(loaded))
+    except (ValueError, RuntimeError, TypeError) as e:
+        if len(loaded) == 1:
+            return [(loaded[0][0], e)]
+        return [err for one in loaded for err in parse_and_write(parser, [one], jobs, args)]
+    errors = []
+    for (item, _), result in zip(loaded, results):
+        try:
+            jobs.write(item, result)
+        except OSError as e:
+            errors.append((item, e))
+    return errors
+
+
+def report(bar, item: InputFile, error: Exception) -> str:
+    line = f"{item.path}: {error}"
+    bar.write(f"fpliif parse: failed: {line}")
+    return line
+
+
+def progress_bar(total: int, quiet: bool):
+    """A tqdm bar on stderr (or a silent stand-in with the same methods)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with huggingface_hub, but the CLI must not depend on it
+        tqdm = None
+    if tqdm is not None:
+        return tqdm(total=total, unit="img", file=sys.stderr, disable=quiet, dynamic_ncols=True)
+    return _Silent()
+
+
+class _Silent:
+    def update(self, n: int) -> None:
+        pass
+
+    def write(self, line: str) -> None:
+        print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        pass
+
+
+def summarise(total: int, failed: list[str], out: Path, seconds: float) -> None:
+    done = total - len(failed)
+    per = f", {seconds / total:.2f} s/image" if total else ""
+    print(f"fpliif parse: {done} parsed, {len(failed)} failed, outputs in {out} ({seconds:.1f} s{per})",
+          file=sys.stderr)
+    for line in failed:
+        print(f"  failed: {line}", file=sys.stderr)
