@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "pack", help="where the pack goes (git-ignored)")
     p.add_argument("--size", type=int, default=256, help="side of the resized images and masks (default 256)")
     p.add_argument("--quality", type=int, default=85,
-                   help="JPEG quality of the resized images (default 85: PSNR ~38 dB vs. the resized source, ~14 KB each)")
+                   help="JPEG quality of the resized images (default 85: ~38 dB PSNR, ~14 KB each)")
     args = p.parse_args(argv)
     if args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"{args.out} is not empty; remove it first (rm -r {args.out}) or pass --out elsewhere")
