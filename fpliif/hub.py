@@ -1,4 +1,4 @@
-"""Weights I/O: ``save_pretrained``, ``from_pretrained`` (local folder, shipped default or Hub repo) and ``push_to_hub``.
+"""Weights I/O: ``save_pretrained``, ``from_pretrained`` (local folder, shipped default or Hub repo), ``push_to_hub``.
 
 A model folder holds ``config.json``, ``model.safetensors`` and a model card ``README.md``. Only safetensors are
 ever read, with strict keys, so a downloaded file can never run code.
@@ -68,6 +68,8 @@ def load_state_dict(model: nn.Module, weights: str | Path) -> nn.Module:
             lines.append(f"  unexpected tensors: {_some(unexpected)}")
         for k in wrong[:8]:
             lines.append(f"  {k}: file has {tuple(tensors[k].shape)}, config expects {tuple(expected[k].shape)}")
+        if len(wrong) > 8:
+            lines.append(f"  (+{len(wrong) - 8} more tensors whose shapes differ)")
         lines.append("Use the config.json that was saved with these weights.")
         raise ValueError("\n".join(lines))
     model.load_state_dict(tensors, strict=True)
@@ -109,7 +111,9 @@ def _check_local(path: Path) -> Path:
             )
         return path
     if not path.is_dir():
-        raise FileNotFoundError(f"model path {path} does not exist; give a folder with config.json and model.safetensors")
+        raise FileNotFoundError(
+            f"model path {path} does not exist; give a folder with config.json and model.safetensors"
+        )
     for needed in (CONFIG_NAME, WEIGHTS_NAME):
         if not (path / needed).is_file():
             raise FileNotFoundError(f"model folder {path} has no {needed}; it needs config.json and model.safetensors")
@@ -118,7 +122,12 @@ def _check_local(path: Path) -> Path:
 
 def _download(repo_id: str, revision: str | None, cache_dir, local_files_only: bool) -> Path:
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         config = hf_hub_download(repo_id, CONFIG_NAME, revision=revision, cache_dir=cache_dir,
@@ -134,6 +143,11 @@ def _download(repo_id: str, revision: str | None, cache_dir, local_files_only: b
         raise FileNotFoundError(
             f"{repo_id!r} (revision {revision or 'main'}) was not found on the Hugging Face Hub; "
             "check the repo id and revision, or pass a local model folder"
+        ) from e
+    except EntryNotFoundError as e:  # after LocalEntryNotFoundError, its subclass
+        raise FileNotFoundError(
+            f"{repo_id!r} (revision {revision or 'main'}) has no {CONFIG_NAME} or {WEIGHTS_NAME}; "
+            "an fpliif model repo holds both (upload with fpliif.push_to_hub)"
         ) from e
     return Path(config).parent
 

@@ -14,6 +14,9 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "parse": "parse",
     "labels": "labels",
+    "eval": "eval",
+    "check-data": "check_data",
+    "pseudo-label": "pseudo_label",
 }
 
 

@@ -123,7 +123,12 @@ def load_parser(args: argparse.Namespace):
     device = default_device() if args.device == "auto" else torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
-    return FaceParser.from_pretrained(args.model, revision=args.revision, device=device, dtype=DTYPES[args.dtype])
+    try:
+        return FaceParser.from_pretrained(args.model, revision=args.revision, device=device, dtype=DTYPES[args.dtype])
+    except FileNotFoundError:
+        raise
+    except OSError as e:  # network and Hub HTTP errors (e.g. a gated or private repo)
+        raise CommandError(f"could not load model {args.model!r}: {e}") from e
 
 
 class OutputJobs:

@@ -1,0 +1,181 @@
+"""Weights I/O: save/load round trip, clear errors, and Hub downloads against a loopback fake Hub."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import tiny_model
+from fake_hub import FakeHub
+from safetensors.torch import load_file, save_file
+
+from fpliif import from_pretrained, save_pretrained
+from fpliif import hub as hub_module
+
+ROOT = Path(__file__).resolve().parents[1]
+REPO = "tester/fpliif-tiny"
+
+
+def test_round_trip_is_bit_exact(tmp_path):
+    model = tiny_model(label_names=["background", "skin", "hair"], temperature=0.7)
+    save_pretrained(model, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"config.json", "model.safetensors", "README.md"}
+    loaded = from_pretrained(tmp_path)
+    assert loaded.cfg == model.cfg and not loaded.training
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    images = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(images, size=(20, 20)), loaded(images, size=(20, 20)))
+    assert "hair" in (tmp_path / "README.md").read_text()
+
+
+def test_load_from_weights_file_dtype_and_device(tmp_path):
+    save_pretrained(tiny_model(), tmp_path)
+    model = from_pretrained(tmp_path / "model.safetensors", device="cpu", dtype=torch.float64)
+    assert next(model.parameters()).dtype == torch.float64
+
+
+def test_mismatched_checkpoint_names_keys(tmp_path):
+    save_pretrained(tiny_model(), tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "width": 12, "blocks": [1, 1, 2]}))
+    with pytest.raises(ValueError) as err:
+        from_pretrained(tmp_path)
+    message = str(err.value)
+    assert "does not match its config.json" in message
+    assert "missing tensors: encoder.groups.2.blocks.1" in message
+    assert "encoder.downs.0.weight: file has (8, 8, 3, 3), config expects (12, 12, 3, 3)" in message
+    assert "more tensors whose shapes differ" in message
+
+
+def test_extra_tensor_is_named(tmp_path):
+    save_pretrained(tiny_model(), tmp_path)
+    tensors = load_file(tmp_path / "model.safetensors")
+    save_file({**tensors, "decoder.extra": torch.zeros(2)}, tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match="unexpected tensors: decoder.extra"):
+        from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("remove, match", [("config.json", "config.json"), ("model.safetensors", "model.safetensors")])
+def test_missing_files(tmp_path, remove, match):
+    save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / remove).unlink()
+    with pytest.raises(FileNotFoundError, match=match):
+        from_pretrained(tmp_path)
+
+
+def test_missing_folder_and_corrupt_weights(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        from_pretrained(tmp_path / "nowhere")
+    save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        from_pretrained(tmp_path)
+
+
+def test_default_weights_missing_is_clear(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_module, "default_model_dir", lambda: tmp_path)
+    for name in (None, "default"):
+        with pytest.raises(FileNotFoundError, match="default weights are not in this install"):
+            from_pretrained(name)
+
+
+def test_default_weights_load_when_present(tmp_path, monkeypatch):
+    save_pretrained(tiny_model(), tmp_path)
+    monkeypatch.setattr(hub_module, "default_model_dir", lambda: tmp_path)
+    assert from_pretrained().cfg.width == 8
+
+
+# The Hub tests run the download in a subprocess: huggingface_hub reads HF_ENDPOINT, HF_HOME and
+# HF_HUB_OFFLINE when it is imported, so they must be set before that import.
+LOADER = """
+import json, sys
+from pathlib import Path
+from fpliif.hub import from_pretrained, resolve_model_dir
+results = []
+for repo, revision in json.loads(sys.argv[1]):
+    try:
+        model = from_pretrained(repo, revision=revision)
+        folder = resolve_model_dir(repo, revision)
+        results.append({"ok": True, "folder": str(folder), "width": model.cfg.width})
+    except Exception as e:
+        results.append({"ok": False, "type": type(e).__name__, "message": str(e)})
+print(json.dumps(results))
+"""
+
+
+def _hub_env(endpoint: str, hf_home: Path, offline: bool = False) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and "proxy" not in k.lower()}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1",
+               HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(ROOT))
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def _load_in_subprocess(env: dict, loads: list) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-c", LOADER, json.dumps(loads)], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def hub_run(tmp_path_factory):
+    """Two commits of one repo on the fake Hub; one online run, then one offline run on the same cache."""
+    root = tmp_path_factory.mktemp("hub")
+    save_pretrained(tiny_model(seed=0), root / "first")
+    save_pretrained(tiny_model(seed=1, width=12), root / "second")
+    with FakeHub() as hub:
+        first = hub.add_folder(REPO, root / "first")
+        second = hub.add_folder(REPO, root / "second")
+        hub.add_commit("tester/no-weights", {"config.json": (root / "first" / "config.json").read_bytes()})
+        online = _load_in_subprocess(_hub_env(hub.url, root / "hf"), [
+            [REPO, None], [REPO, first], ["tester/missing", None], [REPO, "no-such-branch"],
+            ["tester/no-weights", None]])
+        seen = len(hub.requests)
+        offline = _load_in_subprocess(_hub_env(hub.url, root / "hf", offline=True), [
+            [REPO, None], [REPO, first], ["tester/never-downloaded", None]])
+        offline_requests = hub.requests[seen:]
+    return SimpleNamespace(root=root, first=first, second=second, online=online, offline=offline,
+                           offline_requests=offline_requests)
+
+
+def test_hub_download_latest(hub_run):
+    latest = hub_run.online[0]
+    assert latest["ok"], latest
+    assert latest["width"] == 12 and Path(latest["folder"]).name == hub_run.second
+    weights = Path(latest["folder"]) / "model.safetensors"
+    assert weights.read_bytes() == (hub_run.root / "second" / "model.safetensors").read_bytes()
+
+
+def test_hub_pinned_revision(hub_run):
+    pinned = hub_run.online[1]
+    assert pinned["ok"], pinned
+    assert pinned["width"] == 8 and Path(pinned["folder"]).name == hub_run.first
+
+
+def test_hub_unknown_repo_and_revision(hub_run):
+    repo, revision = hub_run.online[2], hub_run.online[3]
+    assert repo["type"] == "FileNotFoundError" and "tester/missing" in repo["message"], repo
+    assert revision["type"] == "FileNotFoundError" and "no-such-branch" in revision["message"], revision
+    no_weights = hub_run.online[4]
+    assert no_weights["type"] == "FileNotFoundError" and "model.safetensors" in no_weights["message"], no_weights
+
+
+def test_hub_offline_with_warm_cache(hub_run):
+    latest, pinned = hub_run.offline[:2]
+    assert latest["ok"] and latest["width"] == 12, latest
+    assert pinned["ok"] and pinned["width"] == 8, pinned
+    assert hub_run.offline_requests == []
+
+
+def test_hub_offline_with_cold_cache_is_clear(hub_run):
+    cold = hub_run.offline[2]
+    assert cold["type"] == "FileNotFoundError", cold
+    assert "not in the local Hugging Face cache" in cold["message"] and "tester/never-downloaded" in cold["message"]
