@@ -14,6 +14,7 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "parse": "parse",
     "labels": "labels",
+    "train": "train",
     "eval": "eval",
     "check-data": "check_data",
     "pseudo-label": "pseudo_label",

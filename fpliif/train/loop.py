@@ -1,0 +1,288 @@
+"""The training loop: one explicit ``fit`` with small helpers, checkpointed and resumable bit-for-bit.
+
+Reading order: :class:`Trainer.__init__` builds the optimiser, schedule, EMA and loaders;
+:meth:`Trainer.fit` runs epochs of :meth:`Trainer.train_step`, validates, exports the best model and writes
+``last.pt`` after each epoch and whenever a ``max_steps`` / ``max_minutes`` budget stops the run early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .data import SeededItems, train_loader, val_loader
+from .distributed import DistInfo, ShardedSampler, seed_for
+from .ema import ModelEMA
+from .losses import label_edges, parsing_loss
+from .options import TrainOptions
+from .report import RunReport
+from .sampling import sample_queries
+from .schedule import LRSchedule
+from .validate import evaluate
+
+__all__ = ["Trainer", "ParsingNet"]
+
+
+class ParsingNet(nn.Module):
+    """What DDP wraps: logits on the mask's grid, or at sampled ``coords`` for models with ``encode``/``query``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor, size: tuple[int, int], coords: torch.Tensor | None = None):
+        if coords is None:
+            return self.model(images, size=size)  # B x K x H x W
+        return self.model.query(self.model.encode(images), coords).transpose(1, 2)  # B x K x N
+
+
+class Trainer:
+    """Trains ``model`` on ``train_set``, validating on ``val_set``, writing everything under ``out_dir``.
+
+    Args:
+        model: any network with ``forward(images, size) -> B x K x H x W`` logits and a ``cfg``.
+        train_set, val_set: datasets of item dicts (``val_set`` may be ``None``).
+        opts: :class:`TrainOptions`.
+        out_dir: the run folder (``last.pt``, ``best/``, ``final/``, ``train.log``, plots).
+        dist: this process's place in a ``torchrun`` job (default: one process on the CPU).
+        command: the command line, for the model card.
+    """
+
+    def __init__(self, model: nn.Module, train_set, val_set, opts: TrainOptions, out_dir: str | Path,
+                 dist: DistInfo | None = None, command: str = ""):
+        self.opts, self.dist, self.command = opts, dist or DistInfo(), command
+        self.out_dir = Path(out_dir)
+        self.device = self.dist.device
+        self.model = model.to(self.device)
+        self.cfg = model.cfg
+        self.use_points = opts.sample_points > 0 and hasattr(model, "encode") and hasattr(model, "query")
+        self.net = self._wrap(ParsingNet(self.model))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=opts.lr, weight_decay=opts.weight_decay)
+        self.ema = ModelEMA(self.model, opts.ema_decay) if opts.ema else None
+        self._make_loaders(train_set, val_set)
+        total = self.steps_per_epoch * opts.epochs
+        warmup = int(round(opts.warmup_epochs * self.steps_per_epoch)) if opts.schedule != "step" else 0
+        self.schedule = LRSchedule(opts.schedule, opts.lr, total, self.steps_per_epoch, warmup,
+                                   opts.decay_epochs, opts.gamma)
+        self.step, self.epoch, self.best = 0, 0, {"mean_f1": -1.0, "epoch": -1}
+        self.history: dict[str, list] = {"train": [], "val": []}
+        self.extra: dict = {}  # saved with the checkpoint (the CLI keeps its data arguments here)
+        self.report = RunReport(self.out_dir, self.dist.is_main)
+
+    # ----------------------------------------------------------------------------------------- setup
+    def _wrap(self, net: nn.Module) -> nn.Module:
+        if not self.dist.distributed:
+            return net
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(net, device_ids=ids)
+
+    def _make_loaders(self, train_set, val_set) -> None:
+        o, d = self.opts, self.dist
+        pin = self.device.type == "cuda"
+        k = self.cfg.num_classes
+        self.sampler = ShardedSampler(len(train_set), o.seed, d.rank, d.world_size)
+        self.steps_per_epoch = self.sampler.per_rank // o.batch_size
+        if self.steps_per_epoch < 1:
+            raise ValueError(
+                f"batch size {o.batch_size} is larger than the {self.sampler.per_rank} training images per "
+                f"process; lower --batch-size"
+            )
+        self.loader = train_loader(SeededItems(train_set, o.seed, k), self.sampler, o.batch_size, o.workers, pin)
+        self.val_loader = None
+        if val_set is not None and len(val_set) > 0 and d.is_main:
+            self.val_loader = val_loader(val_set, o.val_batch_size or o.batch_size, k, o.workers, pin)
+
+    def autocast(self):
+        amp = self.opts.amp
+        if amp == "bf16" or (amp == "auto" and self.device.type == "cuda"):
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # ----------------------------------------------------------------------------------------- step
+    def train_step(self, batch: dict) -> dict[str, float]:
+        """One optimiser step on one batch; returns the loss parts as floats."""
+        lr = self.schedule.apply(self.optimizer, self.step)
+        images = batch["image"].to(self.device, non_blocking=True)
+        mask = batch["mask"].to(self.device, non_blocking=True)
+        annotated = batch["annotated"].to(self.device, non_blocking=True)
+        edges = label_edges(mask)
+        with self.autocast():
+            if self.use_points:
+                g = torch.Generator().manual_seed(seed_for(self.opts.seed, self.step, self.dist.rank, 7))
+                q = sample_queries(mask, edges, self.opts.sample_points, g)
+                logits = self.net(images, tuple(mask.shape[-2:]), q.coords)
+                mask, edges, weight = q.mask, q.edges, q.weight
+            else:
+                logits, weight = self.net(images, tuple(mask.shape[-2:])), None
+        losses = parsing_loss(logits.float(), mask, annotated, self.cfg.temperature, self.opts.lambda_edge,
+                              edges, weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if self.opts.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.opts.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.step += 1
+        parts = {k: float(v.detach()) for k, v in losses.items()}
+        return {**parts, "lr": lr}
+
+    # ----------------------------------------------------------------------------------------- loop
+    def fit(self) -> dict:
+        """Train until ``epochs`` (or the step/time budget); returns a summary dict."""
+        o = self.opts
+        self.report.start(self)
+        t0 = time.monotonic()
+        stopped = False
+        while self.epoch < o.epochs and not stopped:
+            done = self.step - self.epoch * self.steps_per_epoch
+            self.sampler.set_epoch(self.epoch, done * o.batch_size)
+            bar = self.report.epoch_bar(self, self.steps_per_epoch, done)
+            for batch in self.loader:
+                if self._out_of_budget(t0):
+                    stopped = True
+                    break
+                tic = time.monotonic()
+                losses = self.train_step(batch)
+                self.report.step(self, bar, losses, len(batch["image"]) * self.dist.world_size,
+                                 time.monotonic() - tic)
+            bar.close()
+            if not stopped:
+                self.epoch += 1
+                self._end_epoch()
+            self.save()
+        if not stopped:
+            self._finish()
+        return self.report.summary(self, stopped)
+
+    def _out_of_budget(self, t0: float) -> bool:
+        """Whether to stop before the next step; every process takes rank 0's decision."""
+        o = self.opts
+        if o.max_steps and self.step >= o.max_steps:
+            return True
+        if not o.max_minutes:
+            return False
+        spare = 2 * self.report.step_seconds + (self.report.val_seconds if self._last_in_epoch() else 0)
+        stop = time.monotonic() - t0 + spare > o.max_minutes * 60
+        if self.dist.distributed:
+            flag = torch.tensor([float(stop)], device=self.device)
+            torch.distributed.broadcast(flag, src=0)
+            stop = bool(flag.item())
+        return stop
+
+    def _last_in_epoch(self) -> bool:
+        return (self.step + 1) % self.steps_per_epoch == 0
+
+    def _end_epoch(self) -> None:
+        if self.val_loader is None or (self.epoch % self.opts.val_every and self.epoch != self.opts.epochs):
+            return
+        tic = time.monotonic()
+        result, samples = evaluate(self.eval_model(), self.val_loader, self.device, self.cfg.num_classes,
+                                   self.cfg.temperature, self.opts.lambda_edge, self.autocast,
+                                   self.opts.preview_images)
+        self.report.val_seconds = time.monotonic() - tic
+        result.update(epoch=self.epoch, step=self.step)
+        self.history["val"].append({k: result[k] for k in ("epoch", "step", "mean_f1", "miou", "val_loss")})
+        improved = result["mean_f1"] > self.best["mean_f1"]
+        if improved:
+            self.best = {"mean_f1": result["mean_f1"], "epoch": self.epoch, "result": result}
+            self.export(self.out_dir / "best", result)
+        self.report.validation(self, result, samples, improved)
+
+    def _finish(self) -> None:
+        result = self.best.get("result") if self.best["epoch"] == self.epoch else None
+        self.export(self.out_dir / "final", result)
+        self.report.finish(self)
+
+    # ----------------------------------------------------------------------------------------- outputs
+    def eval_model(self) -> nn.Module:
+        """The weights to validate and export: the EMA when it is on, else the trained model."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def export(self, directory: Path, result: dict | None) -> None:
+        """``save_pretrained`` the eval model to ``directory`` with a model card holding the val table."""
+        if not self.dist.is_main:
+            return
+        from ..card import model_card
+        from ..hub import save_pretrained
+        from .validate import format_table
+
+        metrics = ""
+        if result is not None:
+            metrics = (f"Validation after epoch {result['epoch']} (step {result['step']}), output at the mask "
+                       f"size, counts over the whole split, background ignored.\n\n"
+                       + format_table(result, self.cfg.label_names))
+        card = model_card(self.cfg, data=self.opts.data_note, licence=self.opts.licence, metrics=metrics,
+                          command=self.command)
+        save_pretrained(self.eval_model(), directory, card=card)
+
+    def state_dict(self) -> dict:
+        return {
+            "format": "fpliif-train-1",
+            "config": self.cfg.to_dict(),
+            "options": self.opts.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "world_size": self.dist.world_size,
+            "rng": rng_state(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "best": {k: v for k, v in self.best.items() if k != "result"},
+            "best_result": self.best.get("result"),
+            "history": self.history,
+            "extra": self.extra,
+        }
+
+    def save(self) -> Path | None:
+        """Write ``RUN_DIR/last.pt`` atomically (rank 0 only) and the metrics history as JSON."""
+        if not self.dist.is_main:
+            return None
+        path = save_checkpoint(self.state_dict(), self.out_dir / CHECKPOINT_NAME)
+        (self.out_dir / "metrics.json").write_text(json.dumps(_finite(self.history), indent=1) + "\n")
+        return path
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a checkpoint written by :meth:`save` (same data, batch size and process count)."""
+        if state.get("steps_per_epoch") != self.steps_per_epoch:
+            raise ValueError(
+                f"the checkpoint has {state.get('steps_per_epoch')} steps per epoch but this run has "
+                f"{self.steps_per_epoch}; resume with the same --data, --batch-size and number of processes"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise ValueError("--ema is on but the checkpoint was trained without it; resume without --ema")
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.best = dict(state["best"])
+        if state.get("best_result") is not None:
+            self.best["result"] = state["best_result"]
+        self.history = state["history"]
+        self.extra = dict(state.get("extra") or {})
+        set_rng_state(state["rng"])
+
+    def resume(self, run_dir_or_ckpt: str | Path) -> None:
+        self.load_state_dict(load_checkpoint(run_dir_or_ckpt))
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
