@@ -1,6 +1,7 @@
 """Shared fixtures: tiny model configs and saved model folders, generated face-like images, the test device.
 
 Set ``FPLIIF_TEST_DEVICE=cuda`` (or ``mps``) to run the device-aware tests there; the default is the CPU.
+``FPLIIF_TEST_THREADS`` sets torch's CPU threads (default 1).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from fpliif import create_model, model_config, save_pretrained
+
+# Tiny models gain nothing from threads, and the test machines are shared: one thread avoids oversubscription.
+torch.set_num_threads(int(os.environ.get("FPLIIF_TEST_THREADS", "1")))
 
 # Small enough that a forward pass takes milliseconds on a busy CPU, yet every part of the network exists.
 TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from ..image import IMAGE_EXTENSIONS
 __all__ = ["InputFile", "collect_inputs", "plan_outputs", "save_png", "GLOB_CHARS"]
 
 GLOB_CHARS = set("*?[")
+OUTPUT_NAME = re.compile(r"_(index|color|overlay|mask(_\w+)?)\.png$")
 
 
 @dataclass
@@ -35,26 +37,31 @@ def collect_inputs(items: list[str], recursive: bool = False, exclude: Path | No
 
     A folder gives its images (with ``recursive``, those of sub-folders too); a pattern gives its matches.
     A named file is kept even if it is missing or not an image, so the run can report it by name.
-    Files under ``exclude`` (the output folder) are skipped, so a re-run never parses its own outputs.
+    Earlier outputs under ``exclude`` (the output folder) are skipped, so a re-run never parses its own outputs.
     """
     found: list[Path] = []
     for item in items:
         path = Path(item).expanduser()
         if path.is_dir():
-            found.extend(_images_in(path, recursive))
+            found.extend(_skip_outputs(_images_in(path, recursive), exclude))
         elif not path.exists() and GLOB_CHARS & set(item):
             matches = sorted(glob.glob(str(path), recursive=True))
             images = [Path(m) for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_EXTENSIONS]
             if not images:
                 raise FileNotFoundError(f"no images match {item!r}; image types: {', '.join(IMAGE_EXTENSIONS)}")
-            found.extend(images)
+            found.extend(_skip_outputs(images, exclude))
         else:
             found.append(path)
-    if exclude is not None:
-        out = exclude.resolve()
-        found = [p for p in found if not (p.exists() and out in p.resolve().parents)]
     unique = list(dict.fromkeys(p.resolve() if p.exists() else p for p in found))
     return [InputFile(p) for p in unique]
+
+
+def _skip_outputs(paths: list[Path], out: Path | None) -> list[Path]:
+    """Drop earlier outputs of ``fpliif parse`` (``*_index.png``, ``*_mask_hair.png``, ...) found under ``out``."""
+    if out is None:
+        return paths
+    out = out.resolve()
+    return [p for p in paths if not (OUTPUT_NAME.search(p.name) and out in p.resolve().parents)]
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
