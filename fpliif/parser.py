@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,12 +91,14 @@ def output_size(
         out = (round(h * scale), round(w * scale))
     elif size is None:
         out = (h, w)
-    elif isinstance(size, int):
+    elif isinstance(size, numbers.Real):  # also numpy integers and 512.0
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size!r}")
         long_side = max(h, w)
         out = (round(h * size / long_side), round(w * size / long_side))
     else:
-        if len(size) != 2:
-            raise ValueError(f"size must be N or (height, width), got {size!r}")
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f"size must be N or (height, width) of positive integers, got {size!r}")
         out = (int(size[0]), int(size[1]))
     out = (max(out[0], 1), max(out[1], 1))
     if max(out) > MAX_SIDE:
