@@ -112,7 +112,7 @@ def _build_trainer(args: argparse.Namespace, dist):
     if args.resume:
         ckpt_path = resolve_checkpoint(args.resume)
         state = load_checkpoint(ckpt_path)
-        saved = dict(state["options"])
+        saved = {**state["options"], "max_minutes": 0.0, "max_steps": 0}  # a budget is for one invocation
         saved.update({k: v for k, v in values.items() if k in RESUME_OVERRIDES})
         opts = TrainOptions.from_dict(saved)
         cli = dict(state.get("extra", {}).get("cli", {}))
