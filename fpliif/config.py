@@ -102,7 +102,9 @@ class FPLIIFConfig:
         if path.is_dir():
             path = path / CONFIG_NAME
         if not path.is_file():
-            raise FileNotFoundError(f"no {CONFIG_NAME} at {path}: a model folder holds config.json and model.safetensors")
+            raise FileNotFoundError(
+                f"no {CONFIG_NAME} at {path}: a model folder holds config.json and model.safetensors"
+            )
         try:
             d = json.loads(path.read_text())
         except json.JSONDecodeError as e:

@@ -24,7 +24,7 @@ def load_image(path: str | Path) -> Image.Image:
         with Image.open(path) as im:
             im.load()
             return ImageOps.exif_transpose(im)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path} is not a readable image ({e}); is the file complete and an image?") from e
 
 
@@ -52,9 +52,9 @@ def to_tensor(image) -> torch.Tensor:
             t = t.unsqueeze(0)
         if t.ndim != 3:
             raise ValueError(f"a tensor image must be C x H x W, got shape {tuple(image.shape)}")
-        if t.dtype == torch.uint8:
-            t = t.float() / 255
-        return _from_channels(t.float())
+        if not t.is_floating_point():  # uint8, uint16, int32, bool: scaled like the same numpy array
+            return _from_channels(torch.from_numpy(_scale_array(t.numpy())))
+        return _from_channels(_check_float_range(t.float()))
     raise TypeError(f"unsupported image type {type(image).__name__}; give a path, PIL image, numpy array or tensor")
 
 
@@ -64,12 +64,22 @@ def _scale_array(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.uint16:
         return arr.astype(np.float32) / 65535
     if arr.dtype in (np.float16, np.float32, np.float64):
-        return np.clip(arr.astype(np.float32), 0, 1)
+        return _check_float_range(torch.from_numpy(arr.astype(np.float32))).numpy()
     if arr.dtype == np.bool_:
         return arr.astype(np.float32)
     if np.issubdtype(arr.dtype, np.integer):
         return np.clip(arr.astype(np.float32) / (255 if arr.max(initial=0) <= 255 else 65535), 0, 1)
     raise ValueError(f"unsupported image dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
+
+
+def _check_float_range(t: torch.Tensor) -> torch.Tensor:
+    """Clamp a float image to [0, 1]; values far outside mean another convention, which would parse as noise."""
+    if t.numel() and (t.max() > 1.5 or t.min() < -0.5):
+        raise ValueError(
+            f"a float image must hold values in [0, 1], got {float(t.min()):.3g}..{float(t.max()):.3g}; "
+            "divide 0-255 images by 255, or undo the normalisation (the model normalises by itself)"
+        )
+    return t.clamp(0, 1)
 
 
 def _from_pil(im: Image.Image) -> torch.Tensor:

@@ -58,6 +58,21 @@ def test_input_kinds_agree(tmp_path):
     torch.testing.assert_close(grey, to_tensor(kinds["pil_l"]), atol=1e-4, rtol=0)
 
 
+def test_integer_tensors_are_scaled_and_float_range_checked():
+    ints = torch.randint(0, 256, (3, 8, 8), dtype=torch.int32)
+    torch.testing.assert_close(to_tensor(ints), ints.float() / 255)
+    with pytest.raises(ValueError, match="divide 0-255 images by 255"):
+        to_tensor(torch.rand(3, 8, 8) * 255)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        to_tensor(np.random.rand(8, 8, 3).astype(np.float32) * 2 - 1)
+    assert to_tensor(np.full((8, 8, 3), 1.02, np.float32)).max() == 1  # a small overshoot is clamped
+
+
+def test_flipped_numpy_views():
+    arr = np.asarray(face_image(10, 12))
+    torch.testing.assert_close(to_tensor(arr[..., ::-1]), to_tensor(arr).flip(0))
+
+
 def test_alpha_is_composited_over_white():
     rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
     assert to_tensor(rgba).min() == 1.0
@@ -77,7 +92,7 @@ def test_batch_tensor_and_list(parser):
 def test_non_square_maps_back_without_distortion(hw, device):
     """The parse of an H x W image equals the model's parse of its padded square, cropped back."""
     model = tiny_model().to(device)
-    parser = FaceParser(model, device=device)
+    parser = FaceParser(model, device=device, mode="dense")  # the decoder at every pixel, as model() does
     image = to_tensor(face_image(*hw))
     result = parser(image)
     assert result.size == hw
@@ -103,6 +118,7 @@ def test_pad_box_coordinates_cover_the_image_only():
     (dict(size=(25, 17)), (25, 17)),
     (dict(scale=2), (60, 80)),
     (dict(scale=0.5), (15, 20)),
+    (dict(size=np.int64(80)), (60, 80)),
 ])
 def test_output_size_options(parser, kwargs, expected):
     assert output_size((30, 40), **kwargs) == expected
@@ -162,6 +178,8 @@ def test_corrupt_file_names_itself(parser, tmp_path):
     (dict(size=10, scale=2), "not both"),
     (dict(scale=0), "scale"),
     (dict(size=(1, 2, 3)), "size"),
+    (dict(size=(0, 5)), "positive"),
+    (dict(size=0), "size"),
     (dict(size=100_000), "limit"),
 ])
 def test_bad_sizes(parser, kwargs, match):
