@@ -129,8 +129,10 @@ def _by_stem(folder: Path, suffixes: tuple[str, ...] = IMAGE_EXTENSIONS) -> dict
 def _pair(images: dict[str, Path], masks: dict[str, Path], ids: list[str], binary: bool = False):
     samples, problems = [], []
     for i in ids:
-        if i not in images:
-            problems.append(f"{masks.get(i, i)}: mask without an image")
+        if i not in images and i not in masks:
+            problems.append(f"{i}: listed in {SPLITS_FILE} but has no image and no mask")
+        elif i not in images:
+            problems.append(f"{masks[i]}: mask without an image")
         elif i not in masks:
             problems.append(f"{images[i]}: image without a mask")
         else:

@@ -1,0 +1,90 @@
+"""``fpliif eval``: the paper's tables (F1 and IoU per class, mean F1, mIoU) for a model on a dataset split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from . import CommandError
+
+__all__ = ["add_parser", "run", "parse_sides"]
+
+EPILOG = """\
+examples:
+  fpliif eval --model runs/celeba/best --data ../shared/data/celebamask-mini
+  fpliif eval --model default --data DATA --output-size 512 --low-res 64,96,128,192 --json scores.json
+  fpliif eval --model user/fpliif-lapa --data LaPa/ --split test --device cuda
+
+Counts are accumulated over the whole split; the means leave out the background and classes absent from both
+the ground truth and the predictions (n/a). Ground truth is resized nearest to each output size.
+"""
+
+
+def parse_sides(text: str) -> list[int]:
+    """``"64,96,128"`` -> ``[64, 96, 128]``."""
+    try:
+        sides = [int(s) for s in text.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 64,96,128, got {text!r}") from None
+    if any(s < 1 for s in sides):
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    return sides
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval", help="score a model on a labelled dataset (F1, IoU, mean F1, mIoU)",
+        description="Evaluate a model on a dataset split and print the per-class F1 and IoU tables.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", "-m", default="default", metavar="PATH|REPO",
+                   help="model folder, 'default' or a Hugging Face repo id (default: default)")
+    p.add_argument("--revision", help="Hub branch, tag or commit of --model")
+    p.add_argument("--data", "-d", required=True, type=Path, metavar="DIR", help="dataset folder")
+    p.add_argument("--layout", default="auto", help="dataset layout (default: auto-detect); see fpliif check-data")
+    p.add_argument("--split", default="val", help="split to score (default: val; 'all' for every sample)")
+    p.add_argument("--size", type=int, default=None, metavar="S",
+                   help="network input side (default: the model's input size, 256 for the paper's models)")
+    p.add_argument("--output-size", type=int, default=None, metavar="N",
+                   help="also score the output queried at N x N from the same input (the paper's 512 rows)")
+    p.add_argument("--low-res", type=parse_sides, default=[], metavar="LIST",
+                   help="also score outputs at these sides upsampled bilinearly to S, e.g. 64,96,128,192")
+    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="data-loading processes (default: 0)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON ('-' for stdout only)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluate import evaluate
+    from ..hub import from_pretrained
+    from ..parser import default_device
+
+    device = default_device() if args.device == "auto" else torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
+    if not args.data.is_dir():
+        raise FileNotFoundError(f"dataset folder {args.data} does not exist")
+    model = from_pretrained(args.model, revision=args.revision, device=device)
+    size = args.size or model.cfg.input_size
+    split = None if args.split == "all" else args.split
+    report = evaluate(model, args.data, split=split, size=size, output_size=args.output_size,
+                      low_res=args.low_res, batch_size=args.batch_size, layout=args.layout, device=device,
+                      num_workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
+    report.extra["model"] = str(args.model)
+    if str(args.json) == "-":
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    print(f"{args.model} on {args.data} ({args.split}, {report.num_images} images, input {size}x{size}); "
+          "F1 and IoU in %, background ignored")
+    print(report.table())
+    if args.json:
+        report.save_json(args.json)
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,81 @@
+"""``fpliif pseudo-label``: write a model's confident predictions over unlabelled faces as a training dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from . import CommandError
+
+__all__ = ["add_parser", "run"]
+
+EPILOG = """\
+examples:
+  fpliif pseudo-label --model runs/round1/best --images ../shared/data/unlabeled-faces --out pseudo/unlabeled
+  fpliif pseudo-label --model runs/round1/best --images ../shared/data/celeb1k-hair/images \\
+      --partial ../shared/data/celeb1k-hair --partial-layout hair --out pseudo/hair
+
+The output folder is a dataset in the `folder` layout (images/, masks/, labels.txt) that `fpliif train` and
+`fpliif check-data` read. Mask pixels whose top class probability is under --threshold are 255 (ignored in
+training). With --partial, the known labels win: hair pixels of the hair mask are hair, and predicted hair
+outside it becomes 255.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "pseudo-label", help="label unlabelled faces with a trained model (for semi-supervised training)",
+        description="Predict masks for a folder of faces and keep only the confident pixels.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", "-m", default="default", metavar="PATH|REPO", help="model folder, 'default' or repo id")
+    p.add_argument("--revision", help="Hub branch, tag or commit of --model")
+    p.add_argument("--images", "-i", required=True, type=Path, metavar="DIR",
+                   help="folder of face images (searched recursively)")
+    p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output dataset folder")
+    p.add_argument("--partial", type=Path, metavar="DIR", help="dataset of partial labels for the same images")
+    p.add_argument("--partial-layout", default="hair", help="layout of --partial (default: hair)")
+    p.add_argument("--threshold", type=float, default=0.7, metavar="P",
+                   help="minimum top-class probability to keep a pixel's label (default: 0.7)")
+    p.add_argument("--link-images", action="store_true", help="symlink the images instead of copying them")
+    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import open_dataset
+    from ..data.pseudo import pseudo_label
+    from ..parser import FaceParser, default_device
+
+    if not args.images.is_dir():
+        raise FileNotFoundError(f"--images folder {args.images} does not exist")
+    if args.out.resolve() == args.images.resolve():
+        raise CommandError("--out must differ from --images (the output gets its own images/ and masks/)")
+    device = default_device() if args.device == "auto" else torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
+    parser = FaceParser.from_pretrained(args.model, revision=args.revision, device=device)
+    partial = None
+    if args.partial is not None:
+        partial = open_dataset(args.partial, split=None, size=None, label_names=parser.label_set.names,
+                               layout=args.partial_layout)
+    stats = pseudo_label(parser, args.images, args.out, partial=partial, threshold=args.threshold,
+                         batch_size=args.batch_size, link_images=args.link_images, progress=_printer())
+    print(f"wrote {stats.images} masks to {args.out / 'masks'}; {100 * stats.kept_fraction:.1f}% of pixels kept "
+          f"a label at threshold {args.threshold}")
+    print(f"it is a folder-layout dataset: fpliif check-data {args.out}")
+    return 0
+
+
+def _printer():
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\rpseudo-labelled {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    return show
