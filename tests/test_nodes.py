@@ -1,0 +1,136 @@
+"""The ComfyUI nodes' logic, through the library on CPU, with ComfyUI absent."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import fpliif
+from fpliif.masks import feather_mask, grow_mask, largest_region
+from nodes import labels_to_mask, load_parser, parse_faces
+from nodes.common import image_to_frames, label_legend
+from nodes.labels_to_mask import picker_table
+from nodes.load_model import DEFAULT_CHOICE, model_choices
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory) -> Path:
+    """A ``face_parsing`` folder holding a tiny model in a sub-folder and one as ``name.safetensors + name.json``."""
+    folder = tmp_path_factory.mktemp("face_parsing")
+    torch.manual_seed(0)
+    model = fpliif.create_model("fpliif", **TINY)
+    fpliif.save_pretrained(model, folder / "tiny")
+    (folder / "flat.safetensors").write_bytes((folder / "tiny" / "model.safetensors").read_bytes())
+    (folder / "flat.json").write_text((folder / "tiny" / "config.json").read_text())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def parser(model_folder):
+    return load_parser("tiny/model.safetensors", device="cpu", precision="fp32", folders=[model_folder])
+
+
+def test_pack_root_imports_without_comfyui():
+    spec = importlib.util.spec_from_file_location("fpliif_pack", ROOT / "__init__.py",
+                                                  submodule_search_locations=[str(ROOT)])
+    pack = importlib.util.module_from_spec(spec)
+    sys.modules["fpliif_pack"] = pack
+    try:
+        spec.loader.exec_module(pack)
+        assert pack.WEB_DIRECTORY == "./web"
+        assert asyncio.iscoroutinefunction(pack.comfy_entrypoint)
+        assert not hasattr(pack, "NODE_CLASS_MAPPINGS"), "export V3 comfy_entrypoint only, or ComfyUI takes V1"
+        assert (ROOT / "web").is_dir() and list((ROOT / "web").glob("*.js"))
+    finally:
+        sys.modules.pop("fpliif_pack", None)
+
+
+def test_model_choices_and_cache(model_folder, parser):
+    choices = model_choices([model_folder])
+    assert choices[0] == DEFAULT_CHOICE and {"tiny/model.safetensors", "flat.safetensors"} <= set(choices)
+    again = load_parser("tiny/model.safetensors", device="cpu", precision="fp32", folders=[model_folder])
+    assert again is parser
+    flat = load_parser("flat.safetensors", device="cpu", precision="fp32", folders=[model_folder])
+    assert flat.cfg.width == 8
+
+
+def test_missing_or_broken_model_names_file_and_folder(model_folder, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.safetensors.*face_parsing"):
+        load_parser("nope.safetensors", device="cpu", folders=[model_folder])
+    (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(FileNotFoundError, match="no config.*" + str(tmp_path)):
+        load_parser("broken.safetensors", device="cpu", folders=[tmp_path])
+    (tmp_path / "broken.json").write_text((model_folder / "flat.json").read_text())
+    with pytest.raises(ValueError, match="broken.safetensors.*" + str(tmp_path)):
+        load_parser("broken.safetensors", device="cpu", folders=[tmp_path])
+    with pytest.raises(ValueError, match="repo id"):
+        load_parser(repo_id="not a repo", device="cpu", folders=[tmp_path])
+
+
+def test_parse_every_frame_at_own_and_chosen_size(parser):
+    image = torch.rand(3, 40, 56, 3)  # B x H x W x C, as ComfyUI passes it
+    parsing, color, overlay = parse_faces(parser, image)
+    assert len(parsing) == 3
+    assert color.shape == overlay.shape == (3, 40, 56, 3)
+    assert parsing.logits[0].shape == (19, 40, 56) and parsing.logits[0].dtype == torch.float16
+    parsing, color, _ = parse_faces(parser, image, longest_side=112)
+    assert parsing.logits[2].shape[-2:] == (80, 112) and color.shape == (3, 80, 112, 3)
+    legend = label_legend(parsing)
+    assert legend and abs(sum(item["share"] for item in legend) - 1) < 1e-2
+    assert all(item["color"].startswith("#") for item in legend)
+
+
+def test_largest_face_mode_runs_and_keeps_size(parser):
+    parsing, color, _ = parse_faces(parser, torch.rand(1, 48, 64, 3), face="largest face (zoom in)")
+    assert parsing.logits[0].shape == (19, 48, 64) and color.shape == (1, 48, 64, 3)
+
+
+def test_labels_to_mask_soft_hard_combine_invert(parser):
+    parsing, _, _ = parse_faces(parser, torch.rand(2, 32, 32, 3))
+    hair = labels_to_mask(parsing, "hair")
+    assert hair.shape == (2, 32, 32) and 0 <= hair.min() and hair.max() <= 1
+    both = labels_to_mask(parsing, "hair, skin")
+    assert torch.all(both >= hair - 1e-5)
+    everything = labels_to_mask(parsing, ",".join(fpliif.CELEBAMASK_HQ.names))
+    assert torch.allclose(everything, torch.ones_like(everything), atol=1e-3)
+    hard = labels_to_mask(parsing, "face", mode="hard")
+    assert set(hard.unique().tolist()) <= {0.0, 1.0}
+    inverted = labels_to_mask(parsing, "face", mode="hard", invert=True)
+    assert torch.equal(inverted, 1 - hard)
+    assert labels_to_mask(parsing, "hair", largest_face_only=True).shape == (2, 32, 32)
+    with pytest.raises(KeyError, match="valid labels"):
+        labels_to_mask(parsing, "moustache")
+
+
+def test_grow_shrink_feather():
+    mask = torch.zeros(1, 21, 21)
+    mask[0, 8:13, 8:13] = 1
+    assert grow_mask(mask, 2).sum() > mask.sum() > grow_mask(mask, -1).sum()
+    assert grow_mask(mask, 6).sum() > grow_mask(mask, 2).sum()
+    assert grow_mask(mask, -3).sum() == 0
+    soft = feather_mask(mask, 3)
+    assert soft.shape == mask.shape and 0 < soft[0, 10, 13] < 1 and abs(soft.sum() - mask.sum()) < 1
+
+
+def test_largest_region_keeps_biggest_blob():
+    region = torch.zeros(1, 30, 30, dtype=torch.bool)
+    region[0, 2:5, 2:5] = True
+    region[0, 10:25, 10:25] = True
+    kept = largest_region(region)
+    assert kept[0, 15, 15] and not kept[0, 3, 3]
+
+
+def test_image_layout_and_picker_table():
+    frames = image_to_frames(torch.rand(2, 5, 7, 4))  # RGBA batch: alpha dropped
+    assert len(frames) == 2 and frames[0].shape == (3, 5, 7)
+    table = picker_table()
+    assert [item["name"] for item in table["labels"]] == list(fpliif.CELEBAMASK_HQ.names)
+    assert table["groups"]["lips"] == ["u_lip", "l_lip"]
