@@ -123,6 +123,8 @@ def load_parser(args: argparse.Namespace):
     device = default_device() if args.device == "auto" else torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise CommandError("--device mps was asked for but MPS is not available; use --device cpu or auto")
     try:
         return FaceParser.from_pretrained(args.model, revision=args.revision, device=device, dtype=DTYPES[args.dtype])
     except FileNotFoundError:
@@ -222,7 +224,7 @@ def parse_and_write(parser, loaded: list, jobs: OutputJobs, args) -> list[tuple[
 
 
 def report(bar, item: InputFile, error: Exception) -> str:
-    line = f"{item.path}: {error}"
+    line = str(error) if str(item.path) in str(error) else f"{item.path}: {error}"
     bar.write(f"fpliif parse: failed: {line}")
     return line
 
