@@ -166,3 +166,12 @@ def test_module_entry_point():
     proc = subprocess.run([sys.executable, "-m", "fpliif", "parse", "--help"], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0 and "fpliif parse" in proc.stdout
+
+
+def test_bad_image_in_a_batch_spares_the_others(images_dir, tmp_path, tiny_model_dir, capsys):
+    Image.new("RGB", (1, 1)).save(images_dir / "dot.png")  # readable, but too small to parse
+    out = tmp_path / "out"
+    code = parse(images_dir, "--out", out, "--save", "index", "--batch-size", "4", model_dir=tiny_model_dir)
+    err = capsys.readouterr().err
+    assert code == 1 and "dot.png" in err and "too small" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a_index.png", "b_index.png"]
