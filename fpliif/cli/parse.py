@@ -125,8 +125,10 @@ def load_parser(args: argparse.Namespace):
         raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise CommandError("--device mps was asked for but MPS is not available; use --device cpu or auto")
+    mode = "fast-soft" if args.soft else "fast"  # soft masks need probabilities refined, not only labels
     try:
-        return FaceParser.from_pretrained(args.model, revision=args.revision, device=device, dtype=DTYPES[args.dtype])
+        return FaceParser.from_pretrained(args.model, revision=args.revision, device=device,
+                                          dtype=DTYPES[args.dtype], mode=mode)
     except FileNotFoundError:
         raise
     except OSError as e:  # network and Hub HTTP errors (e.g. a gated or private repo)
