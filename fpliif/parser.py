@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from .fast import FastOptions, GridAxes, render_grid
 from .hub import from_pretrained
 from .image import PadBox, blend, colorize, pad_to_square, to_tensor
 from .labels import LabelSet, get_label_set
+from .models.decoder import LIIFDecoder
 
 __all__ = ["FaceParser", "ParseResult", "output_size"]
 
@@ -123,6 +125,7 @@ class FaceParser:
         self.label_set = _label_set(self.cfg)
         self.chunk = chunk
         self.mode = mode
+        self.fast_options: FastOptions | None = None  # coarse-to-fine knobs (mode "fast"); None: defaults
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None, revision: str | None = None,
@@ -170,10 +173,23 @@ class FaceParser:
         return _resize(padded, (n, n)), box
 
     def render(self, state, box: PadBox, out_h: int, out_w: int) -> torch.Tensor:
-        """``K x out_h x out_w`` float32 logits over the original image region."""
-        coords = box.query_coords(out_h, out_w, device=self.device, dtype=self.dtype)
-        logits = self.model.query(state, coords.unsqueeze(0), chunk=self.chunk)[0]
-        return logits.float().transpose(0, 1).reshape(-1, out_h, out_w).cpu()
+        """``K x out_h x out_w`` float32 logits over the original image region.
+
+        ``mode="fast"`` renders coarse to fine (:mod:`fpliif.fast`; the same labels as ``"dense"``, which
+        evaluates the decoder at every pixel); ``"fast-soft"`` also refines wherever a probability is not
+        saturated, for soft masks. ``self.fast_options`` (:class:`fpliif.fast.FastOptions`) tunes it.
+        """
+        if self.mode == "dense" or not isinstance(getattr(self.model, "decoder", None), LIIFDecoder):
+            coords = box.query_coords(out_h, out_w, device=self.device, dtype=self.dtype)
+            logits = self.model.query(state, coords.unsqueeze(0), chunk=self.chunk)[0]
+            return logits.float().transpose(0, 1).reshape(-1, out_h, out_w).cpu()
+        if self.mode not in ("fast", "fast-soft"):
+            raise ValueError(f"unknown render mode {self.mode!r}; use 'fast', 'fast-soft' or 'dense'")
+        opts = self.fast_options or FastOptions(chunk=min(self.chunk, 16384))
+        if self.mode == "fast-soft":
+            opts = replace(opts, soft=True)
+        logits = render_grid(self.model.decoder, state, GridAxes.from_box(box, out_h, out_w), out_h, out_w, opts)
+        return logits[0].float().cpu()
 
 
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -1,0 +1,120 @@
+"""ONNX export: the whole network (encoder and decoder) on a fixed output grid, checked with onnxruntime.
+
+The decoder's cell lookups depend only on the output grid, so for a fixed size they are constants: the
+exported graph is the encoder, the reduce MLP, one row gather of the split first layer (see
+:mod:`fpliif.fast`), the MLP and the local-ensemble blend. No custom ops; opset 17.
+
+>>> export_onnx(model, "fpliif-256.onnx", size=256)       # images B x 3 x 256 x 256 in [0, 1]
+>>> check_onnx(model, "fpliif-256.onnx", size=256)        # max |logit difference| against PyTorch
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .fast import precompute
+from .models.decoder import ENSEMBLE_SHIFTS, make_coord, nearest_cell
+
+__all__ = ["GridModel", "export_onnx", "check_onnx"]
+
+
+class GridModel(nn.Module):
+    """An FP-LIIF model on a fixed ``size`` grid: images ``B x 3 x S x S`` in [0, 1] -> logits ``B x K x H x W``.
+
+    Numerically the same as ``model(images, size=size)`` up to float rounding.
+    """
+
+    def __init__(self, model: nn.Module, size: tuple[int, int]):
+        super().__init__()
+        self.model, self.size = model, tuple(size)
+        cfg = model.cfg
+        h = w = cfg.input_size // cfg.scale
+        coords = make_coord(self.size)
+        shifts = ENSEMBLE_SHIFTS if cfg.local_ensemble else ((0, 0),)
+        index, rel = [], []
+        for shift in shifts:
+            iy, ix, centre = nearest_cell(coords, (h, w), shift)
+            index.append(iy * w + ix)
+            rel.append((coords - centre) * coords.new_tensor([h, w]))
+        rel = torch.stack(rel)  # S x N x 2
+        areas = (rel[..., 0] * rel[..., 1]).abs() + 1e-9
+        self.register_buffer("index", torch.stack(index).reshape(-1), persistent=False)  # S*N
+        self.register_buffer("rel", rel.reshape(-1, 2), persistent=False)
+        self.register_buffer("weights", (areas.flip(0) / areas.sum(0)).unsqueeze(-1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        state = self.model.encode(images)
+        fs = precompute(self.model.decoder, state)
+        b, n_shift = images.shape[0], self.weights.shape[0]
+        table = fs.table.view(b, -1, fs.table.shape[-1])
+        x = (table.index_select(1, self.index) + self.rel @ fs.w_rel.t()).relu()
+        layers = self.model.decoder.mlp.layers
+        for layer in layers[1:-1]:
+            x = layer(x).relu()
+        x = layers[-1](x).view(b, n_shift, -1, layers[-1].out_features)
+        logits = (x * self.weights).sum(1)  # B x N x K
+        return logits.transpose(1, 2).reshape(b, -1, *self.size)
+
+
+def export_onnx(model: nn.Module, path: str | Path, size: int | tuple[int, int] | None = None,
+                opset: int = 17) -> Path:
+    """Write ``model`` on a fixed output grid (default: its input size) to ``path``; the batch is dynamic.
+
+    Inputs ``images`` ``B x 3 x S x S`` float32 in [0, 1] (S = ``model.cfg.input_size``, padded to square and
+    resized as :meth:`FaceParser.prepare` does); output ``logits`` ``B x K x H x W``.
+    """
+    if not hasattr(model, "decoder") or not hasattr(model.decoder, "mlp"):
+        raise ValueError(f"export needs an FP-LIIF model with a LIIF decoder, got {type(model).__name__}")
+    size = _size(size, model.cfg.input_size)
+    grid = GridModel(copy.deepcopy(model).float().cpu().eval(), size).eval()
+    n = model.cfg.input_size
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
+        torch.onnx.export(
+            grid, (torch.rand(1, 3, n, n),), str(path), opset_version=opset, dynamo=False,
+            input_names=["images"], output_names=["logits"],
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+        )
+    return path
+
+
+def check_onnx(model: nn.Module, path: str | Path, size: int | tuple[int, int] | None = None,
+               images: torch.Tensor | None = None) -> dict:
+    """Run the ONNX file with onnxruntime and compare with ``model(images, size)`` in PyTorch.
+
+    Returns:
+        ``max_abs`` logit difference, ``label_agreement`` (share of equal arg-max labels) and ``shape``.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ImportError("checking an ONNX export needs onnxruntime: pip install onnxruntime") from e
+    size = _size(size, model.cfg.input_size)
+    n = model.cfg.input_size
+    if images is None:
+        images = torch.rand(2, 3, n, n, generator=torch.Generator().manual_seed(0))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = torch.from_numpy(session.run(["logits"], {"images": images.numpy()})[0])
+    with torch.no_grad():
+        want = copy.deepcopy(model).float().cpu().eval()(images, size=size)
+    if got.shape != want.shape:
+        raise ValueError(f"ONNX output shape {tuple(got.shape)} != PyTorch {tuple(want.shape)}; re-export")
+    return {"max_abs": (got - want).abs().max().item(),
+            "label_agreement": (got.argmax(1) == want.argmax(1)).float().mean().item(), "shape": list(got.shape)}
+
+
+def _size(size, default: int) -> tuple[int, int]:
+    if size is None:
+        return (default, default)
+    if isinstance(size, int):
+        return (size, size)
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"size must be N or (height, width) with positive values, got {size!r}")
+    return (int(size[0]), int(size[1]))
