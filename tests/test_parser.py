@@ -192,3 +192,14 @@ def test_parser_dtype_and_label_set(tiny_model_dir):
     result = parser(face_image(20, 24))
     assert result.logits.dtype == torch.float32 and result.logits.shape == (19, 20, 24)
     assert result.label_set.name == "celebamask-hq"
+
+
+def test_sixteen_bit_png_and_exif_orientation(tmp_path):
+    grey = np.asarray(face_image(20, 30).convert("L")).astype(np.uint16) * 257
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    loaded = to_tensor(tmp_path / "grey16.png")
+    torch.testing.assert_close(loaded[0], torch.from_numpy(grey / 65535).float(), atol=1e-4, rtol=0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    face_image(20, 30).save(tmp_path / "rotated.jpg", exif=exif)
+    assert to_tensor(tmp_path / "rotated.jpg").shape == (3, 30, 20)
