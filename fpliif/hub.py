@@ -99,7 +99,10 @@ def resolve_model_dir(
     path = Path(name).expanduser()
     if path.exists() or not REPO_ID.match(name):
         return _check_local(path)
-    return _download(name, revision, cache_dir, local_files_only)
+    try:
+        return _download(name, revision, cache_dir, local_files_only)
+    except FileNotFoundError as e:  # "user/name" may also be a mistyped local folder
+        raise FileNotFoundError(f"{e}\n(No local folder {path} exists either.)") from e
 
 
 def _check_local(path: Path) -> Path:

@@ -163,6 +163,7 @@ def test_hub_pinned_revision(hub_run):
 def test_hub_unknown_repo_and_revision(hub_run):
     repo, revision = hub_run.online[2], hub_run.online[3]
     assert repo["type"] == "FileNotFoundError" and "tester/missing" in repo["message"], repo
+    assert "No local folder tester/missing exists either" in repo["message"]
     assert revision["type"] == "FileNotFoundError" and "no-such-branch" in revision["message"], revision
     no_weights = hub_run.online[4]
     assert no_weights["type"] == "FileNotFoundError" and "model.safetensors" in no_weights["message"], no_weights
