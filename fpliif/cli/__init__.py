@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "eval": "eval",
     "check-data": "check_data",
     "pseudo-label": "pseudo_label",
+    "export": "export",
 }
 
 
