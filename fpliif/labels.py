@@ -73,6 +73,9 @@ class LabelSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def __hash__(self) -> int:  # the groups dict is derived from the names, and dicts are not hashable
+        return hash((self.name, self.names))
+
     @property
     def colors(self) -> list[tuple[int, int, int]]:
         """One RGB colour per class; names without a fixed colour get a stable one from their index."""

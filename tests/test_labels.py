@@ -86,3 +86,7 @@ def test_get_label_set():
         get_label_set("ade20k")
     with pytest.raises(KeyError, match="unknown label"):
         LAPA.index("hat")
+
+
+def test_label_sets_are_hashable():
+    assert len({CELEBAMASK_HQ, LAPA, HELEN, LabelSet.from_names(CELEBAMASK_HQ.names, name="celebamask-hq")}) == 3
