@@ -170,7 +170,7 @@ if io is not None:
                 inputs=[
                     io.Combo.Input("model", options=model_choices(), default=DEFAULT_CHOICE,
                                    tooltip="the shipped weights or a .safetensors in models/face_parsing/"),
-                    io.String.Input("repo_id", default="", optional=True,
+                    io.String.Input("repo_id", default="",
                                     tooltip="Hugging Face repo id (user/name[@revision]); downloaded once into "
                                             "models/face_parsing/ and used instead of 'model'"),
                     io.Combo.Input("device", options=DEVICES, default="auto"),
@@ -181,5 +181,5 @@ if io is not None:
             )
 
         @classmethod
-        def execute(cls, model: str, device: str, precision: str, repo_id: str = "") -> io.NodeOutput:
+        def execute(cls, model: str, repo_id: str, device: str, precision: str) -> io.NodeOutput:
             return io.NodeOutput(load_parser(model, repo_id or "", device, precision))

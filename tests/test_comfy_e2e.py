@@ -1,0 +1,162 @@
+"""The node pack inside a real, headless ComfyUI: every example workflow is posted to /prompt and must produce
+its images. Runs only where ``FPLIIF_COMFYUI_DIR`` points at a ComfyUI checkout (its Python is
+``FPLIIF_COMFYUI_PYTHON``, default this one); skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import torch
+
+import fpliif
+
+ROOT = Path(__file__).resolve().parents[1]
+COMFYUI = Path(os.environ.get("FPLIIF_COMFYUI_DIR", "")).expanduser()
+PYTHON = os.environ.get("FPLIIF_COMFYUI_PYTHON", sys.executable)
+TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+START_TIMEOUT_S, RUN_TIMEOUT_S = 240, 180
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("FPLIIF_COMFYUI_DIR") or not (COMFYUI / "main.py").is_file(),
+    reason="set FPLIIF_COMFYUI_DIR to a ComfyUI checkout to run the pack inside ComfyUI",
+)
+
+
+def ui_to_api(workflow: dict, object_info: dict) -> dict:
+    """A UI-format workflow (what the template browser opens) -> the API format /prompt takes."""
+    links = {link[0]: link for link in workflow["links"]}
+    prompt = {}
+    for node in workflow["nodes"]:
+        info = object_info[node["type"]]
+        inputs = {}
+        values = list(node.get("widgets_values") or [])
+        for name in _input_order(info):
+            spec = _input_spec(info, name)
+            if not _is_widget(spec) or not values:
+                continue
+            inputs[name] = values.pop(0)
+            if spec[1].get("control_after_generate") if len(spec) > 1 else False:
+                values.pop(0)  # the "fixed/randomize" value the front end stores after it
+        for slot in node.get("inputs", []):
+            if slot.get("link") is not None:
+                _, src, src_slot, *_ = links[slot["link"]]
+                inputs[slot["name"]] = [str(src), src_slot]
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return prompt
+
+
+def _input_order(info: dict) -> list[str]:
+    order = info.get("input_order") or {k: list(v) for k, v in info["input"].items()}
+    return [*order.get("required", []), *order.get("optional", [])]
+
+
+def _input_spec(info: dict, name: str) -> list:
+    for group in ("required", "optional"):
+        if name in info["input"].get(group, {}):
+            return info["input"][group][name]
+    raise KeyError(name)
+
+
+def _is_widget(spec: list) -> bool:
+    return isinstance(spec[0], list) or spec[0] in WIDGET_TYPES
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _post(url: str, payload: dict):
+    req = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        raise AssertionError(f"/prompt refused the workflow: {e.read().decode()}") from e
+
+
+@pytest.fixture(scope="module")
+def comfy(tmp_path_factory):
+    """A headless ComfyUI on loopback with the pack linked in and a tiny model in models/face_parsing/."""
+    base = tmp_path_factory.mktemp("comfy")
+    (base / "custom_nodes").mkdir()
+    (base / "custom_nodes" / "fpliif").symlink_to(ROOT, target_is_directory=True)
+    (base / "input").mkdir()
+    shutil.copy(ROOT / "examples" / "astronaut.png", base / "input" / "astronaut.png")
+    torch.manual_seed(0)
+    fpliif.save_pretrained(fpliif.create_model("fpliif", **TINY), base / "models" / "face_parsing" / "tiny")
+    port = _free_port()
+    log = open(base / "comfyui.log", "w")
+    proc = subprocess.Popen(
+        [PYTHON, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--base-directory", str(base),
+         "--disable-auto-launch"], cwd=COMFYUI, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert proc.poll() is None, f"ComfyUI exited: {(base / 'comfyui.log').read_text()[-3000:]}"
+            try:
+                info = _get(f"{url}/object_info")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "ComfyUI did not start in time"
+                time.sleep(1)
+        yield url, base, info
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_nodes_registered_with_picker_and_model_folder(comfy):
+    url, base, info = comfy
+    for node_id in ("FPLIIF_LoadModel", "FPLIIF_ParseFaces", "FPLIIF_LabelsToMask"):
+        assert node_id in info, (base / "comfyui.log").read_text()[-3000:]
+        assert info[node_id]["category"] == "FP-LIIF"
+    assert "tiny/model.safetensors" in info["FPLIIF_LoadModel"]["input"]["required"]["model"][1]["options"]
+    picker = info["FPLIIF_LabelsToMask"]["input"]["required"]["labels"][1]["fpliif_picker"]
+    assert picker["labels"][13]["name"] == "hair"
+    assert any(path.endswith("fpliif.js") for path in _get(f"{url}/extensions"))
+
+
+@pytest.mark.parametrize("workflow_path", sorted((ROOT / "examples").glob("*.json")), ids=lambda p: p.stem)
+def test_example_workflow_runs(comfy, workflow_path):
+    url, base, info = comfy
+    prompt = ui_to_api(json.loads(workflow_path.read_text()), info)
+    for node in prompt.values():
+        if node["class_type"] == "FPLIIF_LoadModel":
+            node["inputs"].update(model="tiny/model.safetensors", device="cpu")
+    prompt_id = _post(f"{url}/prompt", {"prompt": prompt, "client_id": uuid.uuid4().hex})["prompt_id"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not (history := _get(f"{url}/history/{prompt_id}")):
+        assert time.monotonic() < deadline, f"{workflow_path.name} did not finish in {RUN_TIMEOUT_S} s"
+        time.sleep(0.5)
+    entry = history[prompt_id]
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"], indent=1)[-3000:]
+    saved = [img for out in entry["outputs"].values() for img in out.get("images", []) if img["type"] == "output"]
+    assert saved, f"{workflow_path.name} saved no image"
+    for img in saved:
+        assert (base / "output" / img.get("subfolder", "") / img["filename"]).is_file()
+    legends = [out["fpliif_legend"] for out in entry["outputs"].values() if "fpliif_legend" in out]
+    assert legends and legends[0][0]["color"].startswith("#")
