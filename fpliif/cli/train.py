@@ -68,7 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--resume", metavar="RUN_DIR_OR_CKPT", help="continue a run exactly from its last.pt")
     r.add_argument("--max-minutes", type=float, default=None, help="stop (resumable) before this much wall time")
     r.add_argument("--max-steps", type=int, default=None, help="stop (resumable) when the global step reaches N")
-    r.add_argument("--workers", type=int, default=None, help="data loader processes (default 2)")
+    r.add_argument("--workers", type=int, default=None, help="data loader processes (default: cores - 1, up to 8)")
     r.add_argument("--val-every", type=int, default=None, help="epochs between validations (default 1)")
     r.add_argument("--log-every", type=int, default=None, help="steps between log lines (default 10)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")

@@ -61,6 +61,10 @@ class Trainer:
         self.opts, self.dist, self.command = opts, dist or DistInfo(), command
         self.out_dir = Path(out_dir)
         self.device = self.dist.device
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         self.model = model.to(self.device)
         self.cfg = model.cfg
         self.use_points = opts.sample_points > 0 and hasattr(model, "encode") and hasattr(model, "query")
@@ -96,10 +100,11 @@ class Trainer:
                 f"batch size {o.batch_size} is larger than the {self.sampler.per_rank} training images per "
                 f"process; lower --batch-size"
             )
-        self.loader = train_loader(SeededItems(train_set, o.seed, k), self.sampler, o.batch_size, o.workers, pin)
+        workers = o.workers if o.workers >= 0 else auto_workers(d.world_size)
+        self.loader = train_loader(SeededItems(train_set, o.seed, k), self.sampler, o.batch_size, workers, pin)
         self.val_loader = None
         if val_set is not None and len(val_set) > 0 and d.is_main:
-            self.val_loader = val_loader(val_set, o.val_batch_size or o.batch_size, k, o.workers, pin)
+            self.val_loader = val_loader(val_set, o.val_batch_size or o.batch_size, k, workers, pin)
 
     def autocast(self):
         amp = self.opts.amp
@@ -243,6 +248,7 @@ class Trainer:
             "best_result": self.best.get("result"),
             "history": self.history,
             "extra": self.extra,
+            "timing": {"step_seconds": self.report.step_seconds, "val_seconds": self.report.val_seconds},
         }
 
     def save(self) -> Path | None:
@@ -272,10 +278,21 @@ class Trainer:
             self.best["result"] = state["best_result"]
         self.history = state["history"]
         self.extra = dict(state.get("extra") or {})
+        timing = state.get("timing") or {}
+        self.report.step_seconds = float(timing.get("step_seconds", 0.0))
+        self.report.val_seconds = float(timing.get("val_seconds", 0.0))
         set_rng_state(state["rng"])
 
     def resume(self, run_dir_or_ckpt: str | Path) -> None:
         self.load_state_dict(load_checkpoint(run_dir_or_ckpt))
+
+
+def auto_workers(world_size: int = 1) -> int:
+    """Data-loader processes when ``workers`` is -1: the machine's cores shared by the local processes, up to 8."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(8, cores // max(1, world_size) - 1))
 
 
 def _finite(value):

@@ -29,7 +29,7 @@ class TrainOptions:
     ema: bool = False
     ema_decay: float = 0.999
     amp: str = "auto"  # "auto" = bf16 autocast on CUDA, off elsewhere
-    workers: int = 2
+    workers: int = -1  # data-loader processes; -1 = the cores per process minus one, up to 8
     val_every: int = 1  # epochs between validations
     val_batch_size: int = 0  # 0 = batch_size
     seed: int = 0
@@ -52,8 +52,8 @@ class TrainOptions:
         for name in ("lr", "ema_decay"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.workers < 0 or self.sample_points < 0 or self.max_steps < 0 or self.max_minutes < 0:
-            raise ValueError("workers, sample_points, max_steps and max_minutes must be >= 0")
+        if self.workers < -1 or self.sample_points < 0 or self.max_steps < 0 or self.max_minutes < 0:
+            raise ValueError("sample_points, max_steps and max_minutes must be >= 0, workers >= -1 (auto)")
 
     def to_dict(self) -> dict:
         return asdict(self)
