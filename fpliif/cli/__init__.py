@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "check-data": "check_data",
     "pseudo-label": "pseudo_label",
     "export": "export",
+    "demo": "demo",
 }
 
 

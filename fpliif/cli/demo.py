@@ -1,0 +1,33 @@
+"""``fpliif demo``: open the Gradio demo on loopback (needs ``pip install fpliif[demo]``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from . import CommandError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("demo", help="open the interactive demo in the browser (127.0.0.1 only)",
+                              description="Serve the Gradio demo on 127.0.0.1: upload a face, choose output size "
+                                          "and labels, see and download the overlay, colour map and mask.")
+    p.add_argument("--model", default=None,
+                   help="model folder, .safetensors file or Hugging Face repo id (default: the shipped weights)")
+    p.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1 (default 7860)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or mps (default: the best available)")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args) -> int:
+    if importlib.util.find_spec("gradio") is None:
+        raise CommandError('the demo needs Gradio, which is not installed: pip install "fpliif[demo]"')
+    if not 0 < args.port < 65536:
+        raise CommandError(f"--port must be between 1 and 65535, got {args.port}")
+    from ..demo import launch
+
+    launch(args.model, port=args.port, device=args.device)
+    return 0
