@@ -46,19 +46,20 @@ def label_mapping(source: Sequence[str], target: Sequence[str]) -> tuple[np.ndar
 
 
 def read_mask(sample: Sample) -> np.ndarray:
-    """The sample's mask in its layout's label ids: ``H x W`` int64 (values over 255 kept, to be reported)."""
+    """The sample's mask in its layout's label ids: ``H x W`` uint8, or int64 for 16-bit PNGs (values over 255
+    are kept, to be reported)."""
     if sample.parts:
         merged = None
         for class_id, path in sample.parts:
             part = _read_index_png(path)
-            merged = np.zeros(part.shape, dtype=np.int64) if merged is None else merged
+            merged = np.zeros(part.shape, dtype=np.uint8) if merged is None else merged
             if part.shape != merged.shape:
                 raise ValueError(f"{path} is {part.shape[1]}x{part.shape[0]}, other parts are "
                                  f"{merged.shape[1]}x{merged.shape[0]}; all part masks of an image must match")
             merged[part != 0] = class_id
         return merged
     mask = _read_index_png(sample.mask)
-    return (mask >= 128).astype(np.int64) if sample.binary else mask
+    return (mask >= 128).astype(np.uint8) if sample.binary else mask
 
 
 def _read_index_png(path: Path) -> np.ndarray:
@@ -71,8 +72,10 @@ def _read_index_png(path: Path) -> np.ndarray:
         arr = np.asarray(im)[..., :3]
         if not (np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2])):
             raise ValueError(f"{path} is a colour image; masks must be single-channel PNGs of class ids")
-        return arr[..., 0].astype(np.int64)
-    if im.mode not in ("L", "P", "I", "I;16", "1"):
+        return arr[..., 0].copy()
+    if im.mode in ("L", "P"):
+        return np.asarray(im)
+    if im.mode not in ("I", "I;16", "1"):
         raise ValueError(f"{path} has image mode {im.mode}; masks must be single-channel PNGs of class ids")
     return np.asarray(im).astype(np.int64)
 
@@ -105,6 +108,7 @@ class FaceParsingDataset(Dataset):
             raise ValueError(f"augmentation needs mask_size == size, got {self.mask_size} and {self.size}")
         if listing.names:
             self.lut, self.annotated = label_mapping(listing.names, self.label_names)
+            self.lut8 = self.lut.astype(np.uint8)
         else:
             self.lut, self.annotated = None, torch.zeros(len(self.label_names), dtype=torch.bool)
         self.mirror = _mirror_permutation(self.label_names)
@@ -122,8 +126,10 @@ class FaceParsingDataset(Dataset):
         image = _load_rgb(sample.image)
         mask = self.load_mask(sample, image.size)
         image, mask = self._resize(image, mask)
+        # numpy, not torch, for the conversion: it stays single-threaded in the main process
+        pixels = np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(2, 0, 1)) / np.float32(255)
         item = {
-            "image": torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float().div_(255),
+            "image": torch.from_numpy(pixels),
             "mask": torch.from_numpy(mask.astype(np.int64)),
             "annotated": self.annotated.clone(),
             "id": sample.id,
@@ -139,6 +145,8 @@ class FaceParsingDataset(Dataset):
         if self.lut is None or not sample.labelled:
             return np.full(image_size[::-1], IGNORE, dtype=np.uint8)
         raw = read_mask(sample)
+        if raw.dtype == np.uint8:
+            return self.lut8[raw]
         return np.where(raw > 255, IGNORE, self.lut[np.clip(raw, 0, 255)]).astype(np.uint8)
 
     def _resize(self, image: Image.Image, mask: np.ndarray) -> tuple[Image.Image, np.ndarray]:
