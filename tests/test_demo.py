@@ -1,0 +1,176 @@
+"""The Gradio demo: its request function, the app through gradio_client on loopback, and once in headless
+Chromium (driven through chromedriver's WebDriver HTTP API) with a screenshot check that the result appears."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fpliif
+from fpliif.cli import main as cli_main
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+gradio = pytest.importorskip("gradio")
+from fpliif.demo import build_demo, parse_for_demo  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def parser():
+    torch.manual_seed(0)
+    return fpliif.FaceParser(fpliif.create_model("fpliif", **TINY), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    """A small copy of the example photo (keeps the tests fast)."""
+    path = tmp_path_factory.mktemp("demo") / "face.png"
+    Image.open(ROOT / "examples" / "astronaut.png").convert("RGB").resize((96, 96)).save(path)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(parser, sample):
+    demo = build_demo(parser, examples=[str(sample)])
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_parse_for_demo_outputs(parser, sample):
+    overlay, color_map, mask, files = parse_for_demo(parser, str(sample), 128, ["hair", "lips"], soft=True)
+    assert overlay.size == color_map.size == mask.size == (128, 128) and mask.mode == "L"
+    assert [Path(f).name for f in files] == ["fpliif_overlay.png", "fpliif_color_map.png", "fpliif_mask.png"]
+    assert Image.open(files[2]).mode == "L"
+    _, _, empty, _ = parse_for_demo(parser, str(sample), 0, [], soft=False, zoom_to_face=True)
+    assert empty.size == (96, 96) and np.asarray(empty).max() == 0
+    with pytest.raises(ValueError, match="upload"):
+        parse_for_demo(parser, None)
+
+
+def test_cli_demo_without_gradio_says_how_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
+    assert cli_main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install" in err and "fpliif[demo]" in err
+
+
+def test_demo_through_gradio_client(server, sample):
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    overlay, color_map, mask, files = client.predict(
+        handle_file(str(sample)), 64, ["hair", "face"], True, False, 2.0, api_name="/parse")
+    for path in (overlay, color_map, mask):
+        assert Path(path).suffix == ".png" and Image.open(path).size == (64, 64)
+    assert Image.open(mask).mode == "L"
+    assert len(files) == 3
+
+
+class WebDriver:
+    """Just enough of the W3C WebDriver protocol (over chromedriver's HTTP port) for one page check."""
+
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1280,1800"]
+        caps = {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {"binary": CHROMIUM, "args": args}}}}
+        self.session = self._call("POST", "/session", caps)["sessionId"]
+
+    def _call(self, method: str, path: str, payload: dict | None = None):
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(self.url + path, data, {"Content-Type": "application/json"}, method=method)
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())["value"]
+
+    def get(self, url: str) -> None:
+        self._call("POST", f"/session/{self.session}/url", {"url": url})
+
+    def script(self, code: str):
+        return self._call("POST", f"/session/{self.session}/execute/sync", {"script": code, "args": []})
+
+    def screenshot(self) -> Image.Image:
+        png = base64.b64decode(self._call("GET", f"/session/{self.session}/screenshot"))
+        return Image.open(io.BytesIO(png)).convert("RGB")
+
+    def quit(self) -> None:
+        self._call("DELETE", f"/session/{self.session}")
+
+
+RESULT_BOX_JS = """
+const out = [...document.querySelectorAll('.block')].filter(b => /overlay/.test(b.innerText || ''));
+for (const block of out) {
+  const img = block.querySelector('img');
+  if (img && img.complete && img.naturalWidth > 0) {
+    img.scrollIntoView({block: 'center'});
+    const r = img.getBoundingClientRect();
+    return [r.left, r.top, r.width, r.height, img.naturalWidth, window.devicePixelRatio];
+  }
+}
+return null;"""
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file() or not Path(CHROMEDRIVER).is_file(),
+                    reason="headless check needs Debian's chromium and chromium-driver")
+def test_demo_in_headless_chromium_shows_result(server, tmp_path):
+    port = _free_port()
+    driver_proc = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+    driver = None
+    try:
+        for _ in range(100):
+            try:
+                driver = WebDriver(port)
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert driver is not None, "chromedriver did not start"
+        driver.get(server)
+        box = None
+        deadline = time.monotonic() + 60
+        while box is None and time.monotonic() < deadline:  # the preloaded example is parsed on page load
+            box = driver.script(RESULT_BOX_JS)
+            time.sleep(0.5)
+        assert box is not None, "the overlay image never appeared"
+        time.sleep(0.5)
+        box = driver.script(RESULT_BOX_JS)
+        shot = driver.screenshot()
+        shot.save(tmp_path / "demo.png")
+        left, top, width, height, natural_width, ratio = box
+        assert natural_width == 96 and width > 20 and height > 20
+        crop = np.asarray(shot.crop((int(left * ratio), int(top * ratio), int((left + width) * ratio),
+                                     int((top + height) * ratio))), dtype=np.float32)
+        assert crop.std() > 10, "the result area of the screenshot is blank"
+    finally:
+        if driver is not None:
+            driver.quit()
+        driver_proc.terminate()
+        driver_proc.wait(timeout=10)
