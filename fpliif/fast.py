@@ -16,7 +16,7 @@ Two ideas, both exact where they evaluate the network:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +76,7 @@ class RenderStats:
     queries: int = 0
     dense_queries: int = 0
     levels: int = 0
+    exact: torch.Tensor | None = field(default=None, repr=False)  # out_h x out_w: True where evaluated exactly
 
     @property
     def fraction(self) -> float:
@@ -211,8 +212,7 @@ def render_grid(decoder: LIIFDecoder, state: DecoderState, axes: GridAxes, out_h
         todo = _refine_points(logits, decoder.cfg.temperature, opts)
         gh, gw = 2 * gh - 1, 2 * gw - 1
         logits = F.interpolate(logits, size=(gh, gw), mode="bilinear", align_corners=True)
-        grown = torch.zeros(gh, gw, dtype=torch.bool, device=device)
-        grown[::2, ::2] = exact
+        grown = _spread(exact, 2, (gh, gw))
         todo &= ~grown
         pts = todo.nonzero()
         if len(pts):
@@ -224,7 +224,16 @@ def render_grid(decoder: LIIFDecoder, state: DecoderState, axes: GridAxes, out_h
     if stride > 1:  # the finest levels: bilinear only (the same as halving `stride` times)
         gh, gw = (gh - 1) * stride + 1, (gw - 1) * stride + 1
         logits = F.interpolate(logits, size=(gh, gw), mode="bilinear", align_corners=True)
+        exact = _spread(exact, stride, (gh, gw))
+    stats.exact = exact[:out_h, :out_w]
     return logits[..., :out_h, :out_w]
+
+
+def _spread(mask: torch.Tensor, stride: int, size: tuple[int, int]) -> torch.Tensor:
+    """A coarse-grid mask placed on every ``stride``-th point of a ``size`` grid (False elsewhere)."""
+    out = torch.zeros(size, dtype=torch.bool, device=mask.device)
+    out[::stride, ::stride] = mask
+    return out
 
 
 def _evaluate(decoder, fs: FastState, axes: GridAxes, iy, ix, dtype, chunk) -> torch.Tensor:
