@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from torch.utils.data import ConcatDataset
@@ -102,3 +103,11 @@ def test_cli_names_bad_input(tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path)]) == 2
     assert "--data" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path), "--model", "nope"]) == 2
+
+
+@pytest.mark.parametrize("name", ["fpliif", "unet-baseline"])
+def test_bf16_autocast_step(tmp_path, name):
+    trainer = Trainer(tiny(name), SyntheticFaces(4, 32), None, options(epochs=1, amp="bf16", sample_points=100),
+                      tmp_path)
+    losses = trainer.train_step(next(iter(trainer.loader)))
+    assert math.isfinite(losses["loss"])

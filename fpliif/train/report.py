@@ -64,6 +64,8 @@ class RunReport:
         self.info(f"{trainer.steps_per_epoch} steps/epoch of {o.batch_size} images per process; epochs {o.epochs}; "
                   f"lr {o.lr} ({o.schedule}); lambda_edge {o.lambda_edge}; tau {trainer.cfg.temperature}; "
                   f"query points {o.sample_points or 'full grid'}; ema {o.ema}; amp {o.amp}")
+        if o.sample_points and not trainer.use_points:
+            self.info("this model has no encode/query methods: --sample-points ignored, training on the full grid")
         if trainer.step:
             self.info(f"resumed at step {trainer.step} (epoch {trainer.epoch})")
         self._tic = time.monotonic()
