@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -151,6 +152,15 @@ class FaceParser:
         for start in range(0, len(items), batch_size):
             results.extend(self.parse_batch(items[start:start + batch_size], size, scale))
         return results[0] if single else results
+
+    def parse_frames(self, frames: Iterable, size=None, scale=None, batch_size: int = 8) -> Iterator[ParseResult]:
+        """Parse a stream of frames (e.g. :class:`fpliif.video.FrameReader`), yielding one result per frame.
+
+        Frames are taken ``batch_size`` at a time, so memory stays bounded for a video of any length.
+        """
+        frames = iter(frames)
+        while batch := list(itertools.islice(frames, batch_size)):
+            yield from self.parse_batch(batch, size, scale)
 
     @torch.inference_mode()
     def parse_batch(self, images: Sequence, size=None, scale=None) -> list[ParseResult]:
