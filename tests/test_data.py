@@ -93,6 +93,16 @@ def test_celebamask_hq_partition_from_file_numbers(tmp_path):
     assert [s.id for s in open_dataset(root, "val", size=16).samples] == ["1"]
 
 
+def test_celebamask_hq_csv_partition_and_merged_masks(tmp_path):
+    root = make_celebamask_hq(tmp_path / "c", partition=False)
+    # Swap the train and val codes so that only the CSV can explain the result.
+    (root / "list_eval_partition.csv").write_text("image_id,partition\n000001.jpg,1\n170000.jpg,0\n")
+    assert [s.id for s in open_dataset(root, "train", size=16).samples] == ["1"]
+    (root / "CelebAMask-HQ-mask").mkdir()
+    Image.fromarray(np.full((32, 32), 17, dtype=np.uint8)).save(root / "CelebAMask-HQ-mask" / "1.png")
+    assert (open_dataset(root, "train", size=16)[0]["mask"] == 17).all()
+
+
 def test_label_mapping_matches_celebamask_to_lapa():
     lut, annotated = label_mapping(CELEBAMASK_HQ.names, LAPA.names)
     assert lut[:19].tolist() == CELEBAMASK_TO_LAPA and annotated.all()

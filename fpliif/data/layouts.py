@@ -8,6 +8,8 @@ Supported layouts (``layout="auto"`` picks one from the folder's contents):
   ``CelebA-HQ-to-CelebA-mapping.txt`` (columns ``idx orig_idx orig_file``) and, when present, CelebA's
   ``list_eval_partition.txt`` (``<orig_file> <0|1|2>`` for train, val, test); without the partition file the
   official CelebA ranges of ``orig_file`` are used (train up to 162770, val up to 182637, test after).
+  ``list_eval_partition.csv`` (``image_id,partition``) is read too, and masks already merged by ``g_mask.py``
+  into ``CelebAMask-HQ-mask/<id>.png`` are used instead of the parts when present.
 - ``lapa``: ``train|val|test/images/<id>.jpg`` and ``.../labels/<id>.png`` (11 LaPa classes).
 - ``folder``: ``images/<id>.<ext>``, ``masks/<id>.png`` index PNGs, optional ``splits.json``
   (``{"train": [ids], "val": [ids]}``; without it every split is all ids) and optional ``labels.txt``
@@ -30,7 +32,7 @@ __all__ = ["Sample", "Listing", "LAYOUTS", "detect_layout", "list_samples", "rea
 LAYOUTS = ("celebamask-hq", "lapa", "folder", "hair", "images")
 SPLITS_FILE = "splits.json"
 LABELS_FILE = "labels.txt"
-CELEBA_IMG, CELEBA_ANNO = "CelebA-HQ-img", "CelebAMask-HQ-mask-anno"
+CELEBA_IMG, CELEBA_ANNO, CELEBA_MERGED = "CelebA-HQ-img", "CelebAMask-HQ-mask-anno", "CelebAMask-HQ-mask"
 CELEBA_MAPPING, CELEBA_PARTITION = "CelebA-HQ-to-CelebA-mapping.txt", "list_eval_partition.txt"
 CELEBA_PART_ORDER = CELEBAMASK_HQ.names[1:]  # g_mask.py's label_list: class id = position + 1
 # Official CelebA partition by original file number (list_eval_partition.txt): 0 train, 1 val, 2 test.
@@ -77,7 +79,7 @@ def detect_layout(root: str | Path) -> str:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
-    if (root / CELEBA_IMG).is_dir() and (root / CELEBA_ANNO).is_dir():
+    if (root / CELEBA_IMG).is_dir() and ((root / CELEBA_ANNO).is_dir() or (root / CELEBA_MERGED).is_dir()):
         return "celebamask-hq"
     if any((root / s / "images").is_dir() and (root / s / "labels").is_dir() for s in ("train", "val", "test")):
         return "lapa"
@@ -197,9 +199,12 @@ def _celebamask_hq(root: Path, split: str | None) -> Listing:
     if split not in ALL_SPLITS:
         wanted = _celeba_split_ids(root, split)
         ids = [i for i in ids if int(i) in wanted]
-    anno = root / CELEBA_ANNO
+    anno, merged = root / CELEBA_ANNO, _by_stem(root / CELEBA_MERGED, (".png",))
     samples, problems = [], []
     for i in ids:
+        if i in merged:  # g_mask.py's output: one index PNG per image, already merged
+            samples.append(Sample(i, images[i], merged[i]))
+            continue
         folder = anno / str(int(i) // 2000)
         parts = tuple((k + 1, folder / f"{int(i):05d}_{part}.png") for k, part in enumerate(CELEBA_PART_ORDER))
         parts = tuple((k, p) for k, p in parts if p.is_file())
@@ -232,10 +237,13 @@ def _celeba_split_ids(root: Path, split: str) -> set[int]:
 
 
 def _read_partition(path: Path) -> dict[str, str]:
+    """``<orig_file> <code>`` lines of ``list_eval_partition.txt``, or the ``.csv`` form (``image_id,partition``)."""
     if not path.is_file():
-        return {}
-    pairs = (line.split() for line in path.read_text().splitlines())
-    return {cols[0]: cols[1] for cols in pairs if len(cols) == 2}
+        path = path.with_suffix(".csv")
+        if not path.is_file():
+            return {}
+    pairs = (line.replace(",", " ").split() for line in path.read_text().splitlines())
+    return {cols[0]: cols[1] for cols in pairs if len(cols) == 2 and cols[1] in ("0", "1", "2")}
 
 
 def _partition_by_number(number: int) -> str:
