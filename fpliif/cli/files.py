@@ -1,4 +1,4 @@
-"""Files for the command line: finding input images, naming outputs without collisions, writing atomically."""
+"""Files for the command line: finding images and videos, naming outputs without collisions, writing atomically."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from pathlib import Path
 from PIL import Image
 
 from ..image import IMAGE_EXTENSIONS
+from ..video import ANIMATED_EXTENSIONS, VIDEO_EXTENSIONS
 
-__all__ = ["InputFile", "collect_inputs", "plan_outputs", "save_png", "GLOB_CHARS"]
+__all__ = ["InputFile", "collect_inputs", "plan_outputs", "save_png", "GLOB_CHARS", "INPUT_EXTENSIONS"]
 
 GLOB_CHARS = set("*?[")
-OUTPUT_NAME = re.compile(r"_(index|color|overlay|mask(_\w+)?)\.png$")
+OUTPUT_NAME = re.compile(r"_(index|color|overlay|mask(_\w+)?)\.(png|mp4)$")
+# Images, animated GIF/WebP (a still one is read as an image) and videos.
+INPUT_EXTENSIONS = tuple(dict.fromkeys(IMAGE_EXTENSIONS + ANIMATED_EXTENSIONS + VIDEO_EXTENSIONS))
 
 
 @dataclass
@@ -33,9 +36,9 @@ class InputFile:
 
 
 def collect_inputs(items: list[str], recursive: bool = False, exclude: Path | None = None) -> list[InputFile]:
-    """Files, folders and glob patterns -> image files, in a stable order, without duplicates.
+    """Files, folders and glob patterns -> image and video files, in a stable order, without duplicates.
 
-    A folder gives its images (with ``recursive``, those of sub-folders too); a pattern gives its matches.
+    A folder gives its images and videos (with ``recursive``, those of sub-folders too); a pattern gives its matches.
     A named file is kept even if it is missing or not an image, so the run can report it by name.
     Earlier outputs under ``exclude`` (the output folder) are skipped, so a re-run never parses its own outputs.
     """
@@ -46,9 +49,10 @@ def collect_inputs(items: list[str], recursive: bool = False, exclude: Path | No
             found.extend(_skip_outputs(_images_in(path, recursive), exclude))
         elif not path.exists() and GLOB_CHARS & set(item):
             matches = sorted(glob.glob(str(path), recursive=True))
-            images = [Path(m) for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_EXTENSIONS]
+            images = [Path(m) for m in matches if Path(m).is_file() and Path(m).suffix.lower() in INPUT_EXTENSIONS]
             if not images:
-                raise FileNotFoundError(f"no images match {item!r}; image types: {', '.join(IMAGE_EXTENSIONS)}")
+                types = ", ".join(INPUT_EXTENSIONS)
+                raise FileNotFoundError(f"no images or videos match {item!r}; file types: {types}")
             found.extend(_skip_outputs(images, exclude))
         else:
             found.append(path)
@@ -57,7 +61,7 @@ def collect_inputs(items: list[str], recursive: bool = False, exclude: Path | No
 
 
 def _skip_outputs(paths: list[Path], out: Path | None) -> list[Path]:
-    """Drop earlier outputs of ``fpliif parse`` (``*_index.png``, ``*_mask_hair.png``, ...) found under ``out``."""
+    """Drop earlier outputs of ``fpliif parse`` (``*_index.png``, ``*_overlay.mp4``, ...) found under ``out``."""
     if out is None:
         return paths
     out = out.resolve()
@@ -66,7 +70,7 @@ def _skip_outputs(paths: list[Path], out: Path | None) -> list[Path]:
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in INPUT_EXTENSIONS)
 
 
 def plan_outputs(inputs: list[InputFile]) -> None:

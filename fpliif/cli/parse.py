@@ -1,4 +1,4 @@
-"""``fpliif parse``: label maps, colour maps, overlays and masks for image files, folders and globs."""
+"""``fpliif parse``: label maps, colour maps, overlays and masks for images, videos, folders and globs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from PIL import Image
 
 from . import CommandError
 from .files import InputFile, collect_inputs, plan_outputs, save_png
+from .parse_video import add_video_arguments, check_sequences, parse_sequences, split_inputs
+from .progress import progress_bar, report
 
 __all__ = ["add_parser", "run", "SAVE_KINDS"]
 
@@ -30,6 +32,8 @@ outputs (in --out, mirroring the inputs' sub-folders):
   NAME_index.png     class ids (0 = background)     NAME_color.png    colour map
   NAME_overlay.png   colours over the image         NAME_mask.png     --labels combined
   NAME_mask_LABEL.png  one per label (--save masks)
+  videos and animated GIF/WebP: NAME/NAME_00000_index.png, ... one set per frame;
+  with --video-out overlay: NAME/NAME_overlay.mp4 at the input's frame rate
 
 examples:
   fpliif parse face.jpg --out parsed/
@@ -37,19 +41,22 @@ examples:
   fpliif parse "shots/*.png" --out masks/ --labels hair --save mask --soft --size 1024
   fpliif parse face.jpg --out parsed/ --labels face,ears --save masks --scale 2
   fpliif parse faces/ --out parsed/ --model user/fpliif-celebamask --revision v1.0 --device cuda
+  fpliif parse clip.mp4 --out parsed/ --labels hair --save mask --video-out overlay,mask --batch-size 8
+  fpliif parse clip.mp4 --out parsed/ --save none --video-out overlay     # only the video, no frame PNGs
 
-Run `fpliif labels` for the label and group names --labels accepts.
+Run `fpliif labels` for the label and group names --labels accepts. Videos (.mp4, .mov, .avi, .mkv, .webm)
+need PyAV: pip install 'fpliif[video]'; animated GIF/WebP need nothing more.
 Exit status: 0 when every image was parsed, 1 when some failed (each is named), 2 for usage errors.
 """
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "parse", help="parse face images into label maps, colour maps, overlays and masks",
-        description="Parse face images with an FP-LIIF model at any output resolution.",
+        "parse", help="parse face images and videos into label maps, colour maps, overlays and masks",
+        description="Parse face images and videos with an FP-LIIF model at any output resolution.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--recursive", "-r", action="store_true", help="also take images in sub-folders of folder inputs")
     size = p.add_mutually_exclusive_group()
@@ -60,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="comma-separated labels and groups for the masks, e.g. hair or face,ears")
     p.add_argument("--save", type=parse_save, default=None, metavar="KINDS",
                    help="comma-separated outputs: " + ", ".join(SAVE_KINDS)
-                        + " (default: index,color; plus mask when --labels is given)")
+                        + " (default: index,color; plus mask when --labels is given; none: no PNGs)")
     p.add_argument("--soft", action="store_true",
                    help="masks hold the probability (0-255) instead of a hard 0/255 choice")
     p.add_argument("--model", "-m", default="default", metavar="PATH|REPO",
@@ -69,7 +76,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run (default: auto = cuda, then mps, then cpu)")
     p.add_argument("--dtype", default="float32", choices=list(DTYPES), help="precision of the network")
-    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images encoded at once (default: 4)")
+    p.add_argument("--batch-size", type=int, default=4, metavar="N",
+                   help="images or video frames encoded at once (default: 4)")
+    add_video_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -88,6 +97,8 @@ def parse_size(text: str) -> int | tuple[int, int]:
 
 def parse_save(text: str) -> list[str]:
     kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
+    if kinds == ["none"]:
+        return []
     unknown = [k for k in kinds if k not in SAVE_KINDS]
     if unknown or not kinds:
         raise argparse.ArgumentTypeError(
@@ -101,19 +112,23 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.scale is not None and args.scale <= 0:
         raise CommandError(f"--scale must be > 0, got {args.scale}")
-    kinds = args.save or (["index", "color"] + (["mask"] if args.labels else []))
+    kinds = args.save if args.save is not None else (["index", "color"] + (["mask"] if args.labels else []))
     if "mask" in kinds and not args.labels:
         raise CommandError("--save mask needs --labels (e.g. --labels hair); run `fpliif labels` for the names")
     inputs = collect_inputs(args.inputs, args.recursive, exclude=args.out)
     if not inputs:
         raise CommandError(f"no images found in {' '.join(args.inputs)}")
     plan_outputs(inputs)
+    images, sequences = split_inputs(inputs)
+    check_sequences(args, kinds, images, sequences)
     parser = load_parser(args)
     selected = parser.label_set.resolve(args.labels) if args.labels else list(range(len(parser.label_set)))
     jobs = OutputJobs(args.out, kinds, selected, args.soft, parser.label_set.names)
     jobs.check_inputs_safe(inputs)
-    failed = parse_all(parser, inputs, jobs, args)
-    summarise(len(inputs), failed, args.out, time.perf_counter() - started)
+    failed = parse_all(parser, images, jobs, args) if images else []
+    seq_failed, frames = parse_sequences(parser, sequences, jobs, args)
+    failed += seq_failed
+    summarise(len(inputs), failed, args.out, time.perf_counter() - started, frames)
     return 1 if failed else 0
 
 
@@ -192,9 +207,9 @@ def parse_all(parser, inputs: list[InputFile], jobs: OutputJobs, args: argparse.
             try:
                 loaded.append((item, load_image(item.path)))
             except (OSError, ValueError) as e:
-                failed.append(report(bar, item, e))
+                failed.append(report(bar, item.path, e))
         for item, error in parse_and_write(parser, loaded, jobs, args):
-            failed.append(report(bar, item, error))
+            failed.append(report(bar, item.path, error))
         bar.update(len(batch))
     bar.close()
     return failed
@@ -225,38 +240,11 @@ def parse_and_write(parser, loaded: list, jobs: OutputJobs, args) -> list[tuple[
     return errors
 
 
-def report(bar, item: InputFile, error: Exception) -> str:
-    line = str(error) if str(item.path) in str(error) else f"{item.path}: {error}"
-    bar.write(f"fpliif parse: failed: {line}")
-    return line
-
-
-def progress_bar(total: int, quiet: bool):
-    """A tqdm bar on stderr (or a silent stand-in with the same methods)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm comes with huggingface_hub, but the CLI must not depend on it
-        tqdm = None
-    if tqdm is not None:
-        return tqdm(total=total, unit="img", file=sys.stderr, disable=quiet, dynamic_ncols=True)
-    return _Silent()
-
-
-class _Silent:
-    def update(self, n: int) -> None:
-        pass
-
-    def write(self, line: str) -> None:
-        print(line, file=sys.stderr)
-
-    def close(self) -> None:
-        pass
-
-
-def summarise(total: int, failed: list[str], out: Path, seconds: float) -> None:
+def summarise(total: int, failed: list[str], out: Path, seconds: float, frames: int = 0) -> None:
     done = total - len(failed)
-    per = f", {seconds / total:.2f} s/image" if total else ""
-    print(f"fpliif parse: {done} parsed, {len(failed)} failed, outputs in {out} ({seconds:.1f} s{per})",
+    per = f", {seconds / total:.2f} s/{'input' if frames else 'image'}" if total else ""
+    video = f" (with {frames} video frames)" if frames else ""
+    print(f"fpliif parse: {done} parsed{video}, {len(failed)} failed, outputs in {out} ({seconds:.1f} s{per})",
           file=sys.stderr)
     for line in failed:
         print(f"  failed: {line}", file=sys.stderr)
