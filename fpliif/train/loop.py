@@ -152,14 +152,15 @@ class Trainer:
             done = self.step - self.epoch * self.steps_per_epoch
             self.sampler.set_epoch(self.epoch, done * o.batch_size)
             bar = self.report.epoch_bar(self, self.steps_per_epoch, done)
+            last = time.monotonic()
             for batch in self.loader:
                 if self._out_of_budget(t0):
                     stopped = True
                     break
-                tic = time.monotonic()
                 losses = self.train_step(batch)
-                self.report.step(self, bar, losses, len(batch["image"]) * self.dist.world_size,
-                                 time.monotonic() - tic)
+                now = time.monotonic()  # a step's time includes waiting for the loader
+                self.report.step(self, bar, losses, len(batch["image"]) * self.dist.world_size, now - last)
+                last = now
             bar.close()
             if not stopped:
                 self.epoch += 1
@@ -176,7 +177,7 @@ class Trainer:
             return True
         if not o.max_minutes:
             return False
-        spare = 2 * self.report.step_seconds + (self.report.val_seconds if self._last_in_epoch() else 0)
+        spare = 2 * self.report.step_seconds + (self.report.val_seconds if self._val_after_this_step() else 0)
         stop = time.monotonic() - t0 + spare > o.max_minutes * 60
         if self.dist.distributed:
             flag = torch.tensor([float(stop)], device=self.device)
@@ -184,11 +185,16 @@ class Trainer:
             stop = bool(flag.item())
         return stop
 
-    def _last_in_epoch(self) -> bool:
-        return (self.step + 1) % self.steps_per_epoch == 0
+    def _val_after_this_step(self) -> bool:
+        if (self.step + 1) % self.steps_per_epoch:
+            return False
+        return self._val_due((self.step + 1) // self.steps_per_epoch)
+
+    def _val_due(self, epoch: int) -> bool:
+        return self.val_loader is not None and (epoch % self.opts.val_every == 0 or epoch == self.opts.epochs)
 
     def _end_epoch(self) -> None:
-        if self.val_loader is None or (self.epoch % self.opts.val_every and self.epoch != self.opts.epochs):
+        if not self._val_due(self.epoch):
             return
         tic = time.monotonic()
         result, samples = evaluate(self.eval_model(), self.val_loader, self.device, self.cfg.num_classes,
