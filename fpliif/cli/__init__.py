@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "pseudo-label": "pseudo_label",
     "export": "export",
     "demo": "demo",
+    "push": "push",
 }
 
 
