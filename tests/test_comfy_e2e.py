@@ -160,3 +160,41 @@ def test_example_workflow_runs(comfy, workflow_path):
         assert (base / "output" / img.get("subfolder", "") / img["filename"]).is_file()
     legends = [out["fpliif_legend"] for out in entry["outputs"].values() if "fpliif_legend" in out]
     assert legends and legends[0][0]["color"].startswith("#")
+
+
+PICKER_JS = """
+const wf = arguments[0];
+const node = window.app.graph._nodes.find(n => n.type === 'FPLIIF_LabelsToMask');
+const chip = [...document.querySelectorAll('.fpliif-box:not(.fpliif-legend) .fpliif-chip')]
+    .find(e => e.innerText.trim() === 'u_lip');
+if (!node || !chip) return null;
+chip.click();
+return {chips: document.querySelectorAll('.fpliif-chip').length,
+        on: [...document.querySelectorAll('.fpliif-chip.on')].map(e => e.innerText.trim()),
+        labels: node.widgets.find(w => w.name === 'labels').value,
+        saved: node.serialize().widgets_values.length};"""
+
+
+def test_web_picker_in_headless_chromium(comfy):
+    """The front end loads web/fpliif.js: the picker shows every label and edits the labels text."""
+    from webdriver import CHROMEDRIVER, CHROMIUM, chromium_session
+
+    if not Path(CHROMIUM).is_file() or not Path(CHROMEDRIVER).is_file():
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    url, _, _ = comfy
+    workflow = json.loads((ROOT / "examples" / "fpliif_hair_mask.json").read_text())
+    with chromium_session(_free_port()) as driver:
+        driver.get(url)
+        deadline = time.monotonic() + 90
+        while not driver.script("return !!(window.app && window.app.graph && window.app.loadGraphData)"):
+            assert time.monotonic() < deadline, "the ComfyUI front end did not load"
+            time.sleep(0.5)
+        driver.script("window.app.loadGraphData(arguments[0]); return 1", workflow)
+        state = None
+        while state is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            state = driver.script(PICKER_JS, workflow)
+    assert state is not None, "the label picker did not appear on FP-LIIF Labels to Mask"
+    assert state["chips"] >= 18 * 2  # picker (labels + groups) and the parse node's legend
+    assert state["labels"] == "hair,u_lip" and set(state["on"]) >= {"hair", "u_lip"}
+    assert state["saved"] == 6, "the picker must not add a value to the saved workflow"

@@ -3,15 +3,9 @@ Chromium (driven through chromedriver's WebDriver HTTP API) with a screenshot ch
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import os
-import shutil
 import socket
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +18,12 @@ from fpliif.cli import main as cli_main
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gradio = pytest.importorskip("gradio")
+from webdriver import CHROMEDRIVER, CHROMIUM, chromium_session  # noqa: E402
+
 from fpliif.demo import build_demo, parse_for_demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
@@ -95,36 +90,6 @@ def test_demo_through_gradio_client(server, sample):
     assert len(files) == 3
 
 
-class WebDriver:
-    """Just enough of the W3C WebDriver protocol (over chromedriver's HTTP port) for one page check."""
-
-    def __init__(self, port: int):
-        self.url = f"http://127.0.0.1:{port}"
-        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1280,1800"]
-        caps = {"capabilities": {"alwaysMatch": {"goog:chromeOptions": {"binary": CHROMIUM, "args": args}}}}
-        self.session = self._call("POST", "/session", caps)["sessionId"]
-
-    def _call(self, method: str, path: str, payload: dict | None = None):
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.url + path, data, {"Content-Type": "application/json"}, method=method)
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read())["value"]
-
-    def get(self, url: str) -> None:
-        self._call("POST", f"/session/{self.session}/url", {"url": url})
-
-    def script(self, code: str):
-        return self._call("POST", f"/session/{self.session}/execute/sync", {"script": code, "args": []})
-
-    def screenshot(self) -> Image.Image:
-        png = base64.b64decode(self._call("GET", f"/session/{self.session}/screenshot"))
-        return Image.open(io.BytesIO(png)).convert("RGB")
-
-    def quit(self) -> None:
-        self._call("DELETE", f"/session/{self.session}")
-
-
 RESULT_BOX_JS = """
 const out = [...document.querySelectorAll('.block')].filter(b => /overlay/.test(b.innerText || ''));
 for (const block of out) {
@@ -141,18 +106,7 @@ return null;"""
 @pytest.mark.skipif(not Path(CHROMIUM).is_file() or not Path(CHROMEDRIVER).is_file(),
                     reason="headless check needs Debian's chromium and chromium-driver")
 def test_demo_in_headless_chromium_shows_result(server, tmp_path):
-    port = _free_port()
-    driver_proc = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-    driver = None
-    try:
-        for _ in range(100):
-            try:
-                driver = WebDriver(port)
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert driver is not None, "chromedriver did not start"
+    with chromium_session(_free_port()) as driver:
         driver.get(server)
         box = None
         deadline = time.monotonic() + 60
@@ -163,14 +117,9 @@ def test_demo_in_headless_chromium_shows_result(server, tmp_path):
         time.sleep(0.5)
         box = driver.script(RESULT_BOX_JS)
         shot = driver.screenshot()
-        shot.save(tmp_path / "demo.png")
-        left, top, width, height, natural_width, ratio = box
-        assert natural_width == 96 and width > 20 and height > 20
-        crop = np.asarray(shot.crop((int(left * ratio), int(top * ratio), int((left + width) * ratio),
-                                     int((top + height) * ratio))), dtype=np.float32)
-        assert crop.std() > 10, "the result area of the screenshot is blank"
-    finally:
-        if driver is not None:
-            driver.quit()
-        driver_proc.terminate()
-        driver_proc.wait(timeout=10)
+    shot.save(tmp_path / "demo.png")
+    left, top, width, height, natural_width, ratio = box
+    assert natural_width == 96 and width > 20 and height > 20
+    crop = np.asarray(shot.crop((int(left * ratio), int(top * ratio), int((left + width) * ratio),
+                                 int((top + height) * ratio))), dtype=np.float32)
+    assert crop.std() > 10, "the result area of the screenshot is blank"

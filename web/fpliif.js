@@ -8,7 +8,7 @@ const PARSE_NODE = "FPLIIF_ParseFaces";
 let table = null; // {labels: [{name, color}], groups: {name: [members]}} from the node definition
 
 const STYLE = `
-.fpliif-box{display:flex;flex-wrap:wrap;gap:3px;padding:3px;font:11px sans-serif;overflow-y:auto;box-sizing:border-box;width:100%}
+.fpliif-box{display:flex;flex-wrap:wrap;align-content:flex-start;align-items:flex-start;gap:3px;padding:3px;font:11px sans-serif;overflow-y:auto;box-sizing:border-box;width:100%}
 .fpliif-chip{display:inline-flex;align-items:center;gap:3px;padding:1px 5px;border-radius:8px;cursor:pointer;
   border:1px solid #555;color:#ddd;background:#2a2a2a;user-select:none;white-space:nowrap}
 .fpliif-chip.on{background:#3d5a80;border-color:#9cc3ff;color:#fff}
@@ -67,7 +67,7 @@ function addPicker(node) {
     const chosen = new Set(splitLabels(labelsWidget.value));
     for (const [name, el] of chips) el.classList.toggle("on", chosen.has(name));
   };
-  const widget = node.addDOMWidget("label_picker", "fpliif_picker", box, { getMinHeight: () => 96, hideOnZoom: true });
+  const widget = node.addDOMWidget("label_picker", "fpliif_picker", box, { getMinHeight: () => 130, hideOnZoom: true });
   widget.serialize = false; // the `labels` text holds the value
   const typed = labelsWidget.callback;
   labelsWidget.callback = function (...args) { const r = typed?.apply(this, args); refresh(); return r; };
