@@ -134,3 +134,45 @@ def test_image_layout_and_picker_table():
     table = picker_table()
     assert [item["name"] for item in table["labels"]] == list(fpliif.CELEBAMASK_HQ.names)
     assert table["groups"]["lips"] == ["u_lip", "l_lip"]
+
+
+# The download runs in a subprocess: huggingface_hub reads HF_ENDPOINT and HF_HOME when it is imported.
+NODE_LOADER = """
+import json, sys
+from pathlib import Path
+from nodes.load_model import load_parser
+out = []
+for repo in json.loads(sys.argv[1]):
+    try:
+        parser = load_parser(repo_id=repo, device="cpu", precision="fp32", folders=[Path(sys.argv[2])])
+        out.append({"ok": True, "width": parser.cfg.width})
+    except Exception as e:
+        out.append({"ok": False, "type": type(e).__name__, "message": str(e)})
+print(json.dumps(out))
+"""
+
+
+def test_repo_id_downloads_once_into_the_model_folder(tmp_path, model_folder):
+    import json
+    import os
+    import subprocess
+
+    from fake_hub import FakeHub
+
+    folder = tmp_path / "face_parsing"
+    with FakeHub() as hub:
+        hub.add_folder("tester/tiny", model_folder / "tiny")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and "proxy" not in k.lower()}
+        env.update(HF_ENDPOINT=hub.url, HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_TELEMETRY="1",
+                   HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", NODE_LOADER, json.dumps(["tester/tiny", "tester/missing"]),
+                               str(folder)], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        first, missing = json.loads(proc.stdout.strip().splitlines()[-1])
+        seen = len(hub.requests)
+    assert first == {"ok": True, "width": 8}
+    assert (folder / "tester--tiny" / "model.safetensors").is_file()
+    assert missing["type"] == "FileNotFoundError" and str(folder / "tester--missing") in missing["message"]
+    # The hub is gone now: the second load must come from the folder without any request.
+    again = load_parser(repo_id="tester/tiny", device="cpu", precision="fp32", folders=[folder])
+    assert again.cfg.width == 8 and seen > 0
