@@ -11,6 +11,7 @@ from PIL import Image
 
 from fpliif import FaceParser
 from fpliif.cli import main
+from fpliif.video import FrameReader
 
 
 def parse(*args, model_dir) -> int:
@@ -18,8 +19,9 @@ def parse(*args, model_dir) -> int:
 
 
 def write_gif(path, frames=4, height=48, width=40):
+    """An animated GIF (or WebP, by the suffix) at 5 frames per second."""
     images = [face_image(height, width, seed=i) for i in range(frames)]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=125, loop=0)  # 8 fps
+    images[0].save(path, save_all=True, append_images=images[1:], duration=200, loop=0)
     return path
 
 
@@ -47,14 +49,36 @@ def video_frames(path):
         return frames, stream.average_rate
 
 
-def test_animated_gif_gives_one_set_per_frame(tmp_path, tiny_model_dir, capsys):
-    gif = write_gif(tmp_path / "anim.gif", frames=4)
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_animated_gif_gives_one_set_per_frame(tmp_path, tiny_model_dir, capsys, suffix):
+    gif = write_gif(tmp_path / f"anim{suffix}", frames=4)
     out = tmp_path / "out"
     assert parse(gif, "--out", out, "--save", "index,color", "--batch-size", "3", model_dir=tiny_model_dir) == 0
     names = sorted(p.name for p in (out / "anim").iterdir())
     assert names == [f"anim_{i:05d}_{k}.png" for i in range(4) for k in ("color", "index")]
     assert Image.open(out / "anim" / "anim_00003_index.png").size == (40, 48)
     assert "with 4 video frames" in capsys.readouterr().err
+
+
+def test_frame_reader_counts_rate_and_rotation(tmp_path):
+    with FrameReader(write_gif(tmp_path / "anim.gif", frames=3)) as frames:
+        assert (frames.count, frames.fps) == (3, Fraction(5))
+        assert [im.size for im in frames] == [(40, 48)] * 3
+    av = pytest.importorskip("av")
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        if not hasattr(stream, "set_display_rotation"):
+            pytest.skip("this PyAV cannot write a display rotation")
+        stream.set_display_rotation(-90)  # as phones store portrait clips: turn 90 degrees clockwise to show
+        array = np.zeros((32, 48, 3), np.uint8)
+        array[:8, :8] = 255  # a white top-left corner
+        for packet in [*stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")), *stream.encode()]:
+            container.mux(packet)
+    with FrameReader(path) as frames:
+        shown = np.asarray(next(iter(frames)))[..., 0]
+    assert shown.shape == (48, 32) and shown[2, 29] > 128 and shown[2, 2] < 128  # now the top-right corner
 
 
 def test_still_gif_is_an_image(tmp_path, tiny_model_dir):
