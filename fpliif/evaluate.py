@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from .metrics import ConfusionMatrix, Scores, format_table
 
@@ -80,6 +80,7 @@ def evaluate(
     device: str | torch.device | None = None,
     num_workers: int = 0,
     progress: bool = False,
+    limit: int | None = None,
 ) -> EvalReport:
     """Score ``model`` on a dataset split.
 
@@ -95,6 +96,7 @@ def evaluate(
         layout: the dataset layout when ``data`` is a folder.
         device: where the model runs (default: the model's own device).
         progress: show a progress bar on stderr.
+        limit: score only the first ``limit`` samples (a quick check, not a result to report).
     """
     from .data import open_dataset
 
@@ -102,6 +104,8 @@ def evaluate(
     out = output_size or size
     dataset = data if isinstance(data, Dataset) else open_dataset(
         data, split=split, size=size, mask_size=out, label_names=names, layout=layout)
+    if limit is not None:
+        dataset = Subset(dataset, range(min(limit, len(dataset))))
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(device).eval()
     dtype = next(model.parameters()).dtype

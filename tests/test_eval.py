@@ -82,6 +82,8 @@ def test_eval_cli_prints_tables_and_writes_json(tmp_path, tiny_model_dir, capsys
     scores = json.loads(out.read_text())
     assert scores["num_images"] == 2 and set(scores["rows"]) == {"32", "64", "16->32"}
     assert 0 <= scores["rows"]["32"]["mean_f1"] <= 1
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(data), "--limit", "1", "-q"]) == 0
+    assert "1 images" in capsys.readouterr().out
 
 
 def test_eval_cli_errors(tmp_path, tiny_model_dir, capsys):

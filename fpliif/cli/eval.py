@@ -53,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="also score the output queried at N x N from the same input (the paper's 512 rows)")
     p.add_argument("--low-res", type=parse_sides, default=[], metavar="LIST",
                    help="also score outputs at these sides upsampled bilinearly to S, e.g. 64,96,128,192")
+    p.add_argument("--limit", type=int, metavar="N", help="score only the first N images (a quick check)")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="data-loading processes (default: 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     split = None if args.split == "all" else args.split
     report = evaluate(model, args.data, split=split, size=size, output_size=args.output_size,
                       low_res=args.low_res, batch_size=args.batch_size, layout=args.layout, device=device,
-                      num_workers=args.workers, progress=not args.quiet and sys.stderr.isatty())
+                      num_workers=args.workers, progress=not args.quiet and sys.stderr.isatty(), limit=args.limit)
     report.extra["model"] = str(args.model)
     if str(args.json) == "-":
         print(json.dumps(report.to_dict(), indent=2))
