@@ -26,7 +26,7 @@ except ImportError:
 
 __all__ = [
     "fpliif", "focus", "masks", "io", "CATEGORY", "FaceParsing", "image_to_frames", "frames_to_image", "pil_to_image",
-    "as_mask_batch", "check_interrupted", "progress_bar", "label_legend", "PARSER_TYPE", "PARSING_TYPE",
+    "check_interrupted", "progress_bar", "label_legend", "PARSER_TYPE", "PARSING_TYPE",
 ]
 
 CATEGORY = "FP-LIIF"
@@ -77,11 +77,6 @@ def frames_to_image(frames: list[torch.Tensor]) -> torch.Tensor:
 def pil_to_image(picture) -> torch.Tensor:
     """A PIL RGB image -> one ``3 x H x W`` frame in [0, 1]."""
     return torch.from_numpy(np.asarray(picture.convert("RGB"), dtype=np.float32) / 255).movedim(-1, 0)
-
-
-def as_mask_batch(mask: torch.Tensor) -> torch.Tensor:
-    """A MASK as ``B x H x W`` (ComfyUI may hand one over as ``H x W``)."""
-    return mask[None] if mask.ndim == 2 else mask
 
 
 def check_interrupted() -> None:

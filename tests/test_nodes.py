@@ -176,3 +176,37 @@ def test_repo_id_downloads_once_into_the_model_folder(tmp_path, model_folder):
     # The hub is gone now: the second load must come from the folder without any request.
     again = load_parser(repo_id="tester/tiny", device="cpu", precision="fp32", folders=[folder])
     assert again.cfg.width == 8 and seen > 0
+
+
+def test_face_box_finds_the_largest_head():
+    from fpliif.focus import face_box
+
+    labels = torch.zeros(100, 200, dtype=torch.long)
+    labels[20:60, 120:160] = fpliif.CELEBAMASK_HQ.index("skin")  # the big face
+    labels[10:20, 120:160] = fpliif.CELEBAMASK_HQ.index("hair")
+    labels[70:80, 10:20] = fpliif.CELEBAMASK_HQ.index("skin")  # a small face elsewhere
+    labels[60:100, 100:180] = fpliif.CELEBAMASK_HQ.index("cloth")  # not part of the head box
+    logits = torch.nn.functional.one_hot(labels, 19).permute(2, 0, 1).float() * 10
+    result = fpliif.ParseResult(logits, fpliif.CELEBAMASK_HQ, 0.5, torch.zeros(3, 100, 200))
+    top, left, bottom, right = face_box(result, margin=0.0)
+    assert (top, bottom) == pytest.approx((0.1, 0.6))
+    assert left == pytest.approx(0.575) and right == pytest.approx(0.825)  # square: 50 px wide around x=140
+    empty = fpliif.ParseResult(torch.zeros(19, 10, 10), fpliif.CELEBAMASK_HQ, 0.5, torch.zeros(3, 10, 10))
+    empty.logits[0] = 1
+    assert face_box(empty) is None
+
+
+def test_parse_stops_when_cancelled(parser, monkeypatch):
+    node = sys.modules["nodes.parse_faces"]  # the package re-exports the function under the same name
+
+    calls = []
+
+    def interrupt():
+        calls.append(1)
+        if len(calls) > 1:
+            raise InterruptedError("cancelled")
+
+    monkeypatch.setattr(node, "check_interrupted", interrupt)
+    with pytest.raises(InterruptedError):
+        parse_faces(parser, torch.rand(4, 32, 32, 3))
+    assert len(calls) == 2  # checked before every frame; stopped at the second
