@@ -46,7 +46,7 @@ examples:
 
 Run `fpliif labels` for the label and group names --labels accepts. Videos (.mp4, .mov, .avi, .mkv, .webm)
 need PyAV: pip install 'fpliif[video]'; animated GIF/WebP need nothing more.
-Exit status: 0 when every image was parsed, 1 when some failed (each is named), 2 for usage errors.
+Exit status: 0 when every input was parsed, 1 when some failed (each is named), 2 for usage errors.
 """
 
 
@@ -58,7 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output folder (created if needed)")
-    p.add_argument("--recursive", "-r", action="store_true", help="also take images in sub-folders of folder inputs")
+    p.add_argument("--recursive", "-r", action="store_true",
+                   help="also take images and videos in sub-folders of folder inputs")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--size", type=parse_size, metavar="N|HxW",
                       help="output size: N for the longer side (aspect kept) or HxW; default: the input size")
