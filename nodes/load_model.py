@@ -6,6 +6,7 @@ Nothing is downloaded at import time; a Hub repo is fetched on first use into th
 
 from __future__ import annotations
 
+import json
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -38,16 +39,33 @@ def model_folders() -> list[Path]:
         import folder_paths
     except ImportError:
         return []
+    register_model_folder()  # idempotent; makes the list right even if asked before the extension loaded
     return [Path(p) for p in folder_paths.get_folder_paths(FOLDER_NAME)]
 
 
 def model_choices(folders: list[Path] | None = None) -> list[str]:
-    """The default, then every ``.safetensors`` under the model folders (as paths relative to their folder)."""
+    """The default, then every FP-LIIF ``.safetensors`` under the model folders (relative to their folder).
+
+    Other packs also keep models in ``face_parsing/`` (SegFormer, BiSeNet); files whose config is not an
+    FP-LIIF config are left out, while files with no config at all stay, so that loading one explains the fix.
+    """
     found = set()
     for folder in model_folders() if folders is None else folders:
         if folder.is_dir():
-            found.update(p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors"))
+            found.update(p.relative_to(folder).as_posix() for p in folder.rglob("*.safetensors") if _ours(p))
     return [DEFAULT_CHOICE, *sorted(found)]
+
+
+def _ours(weights: Path) -> bool:
+    try:
+        config = _config_for(weights)
+    except FileNotFoundError:
+        return True
+    try:
+        d = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return True
+    return isinstance(d, dict) and d.get("model_type", "fpliif") in ("fpliif", "unet") and "label_names" in d
 
 
 def load_parser(model: str = DEFAULT_CHOICE, repo_id: str = "", device: str = "auto", precision: str = "auto",

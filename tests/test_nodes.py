@@ -210,3 +210,12 @@ def test_parse_stops_when_cancelled(parser, monkeypatch):
     with pytest.raises(InterruptedError):
         parse_faces(parser, torch.rand(4, 32, 32, 3))
     assert len(calls) == 2  # checked before every frame; stopped at the second
+
+
+def test_other_packs_models_are_not_listed(model_folder, tmp_path):
+    other = tmp_path / "segformer"
+    other.mkdir()
+    (other / "model.safetensors").write_bytes(b"x")
+    (other / "config.json").write_text('{"model_type": "segformer", "num_labels": 19}')
+    (tmp_path / "loose.safetensors").write_bytes(b"x")  # no config: listed, loading explains the fix
+    assert model_choices([tmp_path]) == [DEFAULT_CHOICE, "loose.safetensors"]
