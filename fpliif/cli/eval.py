@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.layouts import LAYOUTS
 from . import CommandError
 
 __all__ = ["add_parser", "run", "parse_sides"]
@@ -45,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="model folder, 'default' or a Hugging Face repo id (default: default)")
     p.add_argument("--revision", help="Hub branch, tag or commit of --model")
     p.add_argument("--data", "-d", required=True, type=Path, metavar="DIR", help="dataset folder")
-    p.add_argument("--layout", default="auto", help="dataset layout (default: auto-detect); see fpliif check-data")
+    p.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
+                   help="dataset layout (default: auto-detect); see fpliif check-data --help")
     p.add_argument("--split", default="val", help="split to score (default: val; 'all' for every sample)")
     p.add_argument("--size", type=int, default=None, metavar="S",
                    help="network input side (default: the model's input size, 256 for the paper's models)")

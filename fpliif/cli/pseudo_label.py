@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.layouts import LAYOUTS
 from . import CommandError
 
 __all__ = ["add_parser", "run"]
@@ -37,7 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="folder of face images (searched recursively)")
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output dataset folder")
     p.add_argument("--partial", type=Path, metavar="DIR", help="dataset of partial labels for the same images")
-    p.add_argument("--partial-layout", default="hair", help="layout of --partial (default: hair)")
+    p.add_argument("--partial-layout", default="hair", choices=["auto", *LAYOUTS],
+                   help="layout of --partial (default: hair)")
     p.add_argument("--threshold", type=float, default=0.7, metavar="P",
                    help="minimum top-class probability to keep a pixel's label (default: 0.7)")
     p.add_argument("--link-images", action="store_true", help="symlink the images instead of copying them")
