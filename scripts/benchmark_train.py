@@ -1,6 +1,6 @@
 """Training throughput (images/s) of one optimiser step, per model and size, on generated data.
 
-    python scripts/benchmark_train.py --models fpliif fpliif-small --sizes 256 128 --batch-size 4
+    python scripts/benchmark_train.py --models fpliif fpliif-small --sizes 256 128 --batch-size 4 --threads 1
     python scripts/benchmark_train.py --device cuda --amp bf16 --batch-size 32
 
 Data loading is left out (batches are built once), so this is the model + loss + optimiser cost; the loader
@@ -54,7 +54,10 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", default="auto")
     p.add_argument("--sample-points", nargs="+", type=int, default=[0])
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {a.device}, batch {a.batch_size}")
     print("| model | size | query points | images/s |\n|---|---:|---:|---:|")
     for name in a.models:

@@ -72,6 +72,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--val-every", type=int, default=None, help="epochs between validations (default 1)")
     r.add_argument("--log-every", type=int, default=None, help="steps between log lines (default 10)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice); 1 is much faster on a busy shared CPU")
     r.add_argument("--data-note", default=None, help="training-data text for the model card")
     r.add_argument("--licence", default=None, help="licence id for the model card (default other)")
     p.set_defaults(run=run)
@@ -93,6 +95,10 @@ def _option_values(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..train.distributed import init_distributed, shutdown_distributed
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     dist = init_distributed(args.device)
     try:
         trainer = _build_trainer(args, dist)
