@@ -219,3 +219,13 @@ def test_other_packs_models_are_not_listed(model_folder, tmp_path):
     (other / "config.json").write_text('{"model_type": "segformer", "num_labels": 19}')
     (tmp_path / "loose.safetensors").write_bytes(b"x")  # no config: listed, loading explains the fix
     assert model_choices([tmp_path]) == [DEFAULT_CHOICE, "loose.safetensors"]
+
+
+def test_library_and_nodes_import_without_hosts():
+    import subprocess
+
+    code = ("import sys, fpliif, fpliif.demo, fpliif.cli.demo, nodes; "
+            "bad = [m for m in ('gradio', 'comfy', 'comfy_api', 'folder_paths') if m in sys.modules]; "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
