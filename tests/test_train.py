@@ -89,6 +89,8 @@ def test_cli_trains_resumes_and_exports(tmp_path):
     log = (run / "train.log").read_text()
     assert "resumed at step 3" in log and "val mean F1" in log
     assert from_pretrained(run / "best").cfg.label_names == NAMES
+    card = (run / "final" / "README.md").read_text()
+    assert f"fpliif train --data {data}" in card and "--resume" not in card
 
 
 def test_cli_refuses_to_validate_on_training_images(tmp_path):

@@ -136,12 +136,28 @@ def _build_trainer(args: argparse.Namespace, dist):
     torch_seed(opts.seed)
     model = _make_model(args, state, cli["size"], opts)
     train_set, val_set = _open_datasets(cli, model.cfg.label_names, opts.seed)
-    command = "fpliif train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    trainer = Trainer(model, train_set, val_set, opts, out, dist, command=command)
-    trainer.extra["cli"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in cli.items()}
+    trainer = Trainer(model, train_set, val_set, opts, out, dist)
     if state is not None:
         trainer.load_state_dict(state)
+    # the model card names the command that started the run, resumed or not
+    trainer.command = trainer.extra.get("command") or command_line(args)
+    trainer.extra.update(command=trainer.command, cli={k: (str(v) if isinstance(v, Path) else v)
+                                                       for k, v in cli.items()})
     return trainer
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The ``fpliif train`` command that reproduces ``args`` (for the model card)."""
+    parts = ["fpliif", "train"]
+    for key, value in vars(args).items():
+        if key in ("command", "run") or value is None or value is False or (key == "layout" and value == "auto"):
+            continue
+        if key == "device" and value == "auto":
+            continue
+        flag = "--" + key.replace("_", "-")
+        for v in value if isinstance(value, list) else [value]:
+            parts += [flag] if v is True else [flag, shlex.quote(str(v))]
+    return " ".join(parts)
 
 
 def torch_seed(seed: int) -> None:
