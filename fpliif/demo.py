@@ -19,7 +19,7 @@ from .image import to_tensor
 from .masks import refine_mask
 from .parser import FaceParser
 
-__all__ = ["build_demo", "launch", "parse_for_demo", "example_images", "DEFAULT_PORT"]
+__all__ = ["build_demo", "launch", "parse_for_demo", "label_sections", "example_images", "DEFAULT_PORT"]
 
 DEFAULT_PORT = 7860
 MAX_DEMO_SIDE = 4096  # keeps one request from running for minutes on a CPU
@@ -33,7 +33,8 @@ def example_images() -> list[str]:
 
 def parse_for_demo(parser: FaceParser, image, longest_side: int = 0, labels: list[str] | None = None,
                    soft: bool = True, zoom_to_face: bool = False, feather: float = 0.0):
-    """One demo request: an image -> overlay, colour map, mask (PIL ``L``) and the paths of the three PNGs.
+    """One demo request: an image -> overlay, colour map, mask (PIL ``L``), the paths of the three PNGs and
+    the per-label sections for ``gr.AnnotatedImage``.
 
     Args:
         parser: the loaded model.
@@ -65,7 +66,19 @@ def parse_for_demo(parser: FaceParser, image, longest_side: int = 0, labels: lis
         path = folder / f"fpliif_{name}.png"
         picture.save(path)
         files.append(str(path))
-    return overlay, color_map, mask_image, files
+    return overlay, color_map, mask_image, files, label_sections(result)
+
+
+def label_sections(result, min_share: float = 1e-3) -> tuple[Image.Image, list[tuple[np.ndarray, str]]]:
+    """The image and one ``H x W`` float mask per label present, for ``gr.AnnotatedImage`` (hover a label)."""
+    image = Image.fromarray((result.image.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8))
+    labels = result.labels.numpy()
+    sections = []
+    for index, name in enumerate(result.label_set.names[1:], start=1):
+        region = labels == index
+        if region.mean() >= min_share:
+            sections.append((region.astype(np.float32), name))
+    return image, sections
 
 
 def build_demo(parser: FaceParser, examples: list[str] | None = None):
@@ -103,8 +116,11 @@ def build_demo(parser: FaceParser, examples: list[str] | None = None):
                 color_map = gr.Image(label="colour map", format="png", type="pil", interactive=False)
                 mask = gr.Image(label="mask", format="png", image_mode="L", type="pil", interactive=False)
                 files = gr.File(label="download PNGs", file_count="multiple", interactive=False)
+                colors = {n: "#{:02x}{:02x}{:02x}".format(*c) for n, c in zip(parser.label_set.names,
+                                                                              parser.label_set.colors)}
+                sections = gr.AnnotatedImage(label="labels (hover to highlight)", color_map=colors, height=360)
         inputs = [image, longest_side, labels, soft, zoom, feather]
-        outputs = [overlay, color_map, mask, files]
+        outputs = [overlay, color_map, mask, files, sections]
         if examples:
             gr.Examples([[e] for e in examples], inputs=[image])
         button.click(run, inputs, outputs, api_name="parse")

@@ -58,11 +58,13 @@ def server(parser, sample):
 
 
 def test_parse_for_demo_outputs(parser, sample):
-    overlay, color_map, mask, files = parse_for_demo(parser, str(sample), 128, ["hair", "lips"], soft=True)
+    overlay, color_map, mask, files, (image, sections) = parse_for_demo(parser, str(sample), 128, ["hair", "lips"])
     assert overlay.size == color_map.size == mask.size == (128, 128) and mask.mode == "L"
     assert [Path(f).name for f in files] == ["fpliif_overlay.png", "fpliif_color_map.png", "fpliif_mask.png"]
     assert Image.open(files[2]).mode == "L"
-    _, _, empty, _ = parse_for_demo(parser, str(sample), 0, [], soft=False, zoom_to_face=True)
+    assert image.size == (128, 128) and sections and all(m.shape == (128, 128) for m, _ in sections)
+    assert sum(m.sum() for m, _ in sections) <= 128**2  # sections do not overlap
+    _, _, empty, _, _ = parse_for_demo(parser, str(sample), 0, [], soft=False, zoom_to_face=True)
     assert empty.size == (96, 96) and np.asarray(empty).max() == 0
     with pytest.raises(ValueError, match="upload"):
         parse_for_demo(parser, None)
@@ -82,12 +84,12 @@ def test_demo_through_gradio_client(server, sample):
     from gradio_client import Client, handle_file
 
     client = Client(server, verbose=False)
-    overlay, color_map, mask, files = client.predict(
+    overlay, color_map, mask, files, sections = client.predict(
         handle_file(str(sample)), 64, ["hair", "face"], True, False, 2.0, api_name="/parse")
     for path in (overlay, color_map, mask):
         assert Path(path).suffix == ".png" and Image.open(path).size == (64, 64)
     assert Image.open(mask).mode == "L"
-    assert len(files) == 3
+    assert len(files) == 3 and sections["annotations"]
 
 
 RESULT_BOX_JS = """
