@@ -130,8 +130,9 @@ def _build_trainer(args: argparse.Namespace, dist):
         if not args.data:
             raise CommandError("give --data PATH (a training set), or --resume RUN_DIR to continue a run")
         opts = TrainOptions.from_dict(values)
-        cli = {"data": args.data, "val_data": args.val_data, "layout": args.layout, "size": args.size or 256,
-               "no_augment": args.no_augment}
+        absolute = lambda p: str(Path(p).expanduser().resolve()) if p else p  # resume works from any folder
+        cli = {"data": [absolute(p) for p in args.data], "val_data": absolute(args.val_data), "layout": args.layout,
+               "size": args.size or 256, "no_augment": args.no_augment}
         out = args.out or Path("runs") / f"{args.model or 'fpliif'}-{time.strftime('%Y%m%d-%H%M%S')}"
     torch_seed(opts.seed)
     model = _make_model(args, state, cli["size"], opts)
@@ -150,7 +151,7 @@ def command_line(args: argparse.Namespace) -> str:
     """The ``fpliif train`` command that reproduces ``args`` (for the model card)."""
     parts = ["fpliif", "train"]
     for key, value in vars(args).items():
-        if key in ("command", "run") or value is None or value is False or (key == "layout" and value == "auto"):
+        if key in ("command", "run", "resume", "max_minutes", "max_steps") or value is None or value is False or (key == "layout" and value == "auto"):
             continue
         if key == "device" and value == "auto":
             continue
