@@ -150,10 +150,9 @@ def _build_trainer(args: argparse.Namespace, dist):
 def command_line(args: argparse.Namespace) -> str:
     """The ``fpliif train`` command that reproduces ``args`` (for the model card)."""
     parts = ["fpliif", "train"]
+    skip = {"command", "run", "resume", "max_minutes", "max_steps"}
     for key, value in vars(args).items():
-        if key in ("command", "run", "resume", "max_minutes", "max_steps") or value is None or value is False or (key == "layout" and value == "auto"):
-            continue
-        if key == "device" and value == "auto":
+        if key in skip or value is None or value is False or (key in ("layout", "device") and value == "auto"):
             continue
         flag = "--" + key.replace("_", "-")
         for v in value if isinstance(value, list) else [value]:
