@@ -113,3 +113,12 @@ def test_bf16_autocast_step(tmp_path, name):
                       tmp_path)
     losses = trainer.train_step(next(iter(trainer.loader)))
     assert math.isfinite(losses["loss"])
+
+
+def test_non_finite_loss_stops_with_advice(tmp_path):
+    model = tiny()
+    with torch.no_grad():
+        model.decoder.mlp.layers[-1].bias.fill_(float("nan"))
+    trainer = Trainer(model, SyntheticFaces(4, 32), None, options(epochs=1), tmp_path)
+    with pytest.raises(ValueError, match="--resume"):
+        trainer.fit()

@@ -139,6 +139,11 @@ class Trainer:
             self.ema.update(self.model)
         self.step += 1
         parts = {k: float(v.detach()) for k, v in losses.items()}
+        if not math.isfinite(parts["loss"]):
+            raise ValueError(
+                f"the loss became {parts['loss']} at step {self.step}; lower --lr, set --grad-clip 1 or --amp off, "
+                f"and continue from the last good checkpoint with --resume {self.out_dir}"
+            )
         return {**parts, "lr": lr}
 
     # ----------------------------------------------------------------------------------------- loop
@@ -157,7 +162,7 @@ class Trainer:
                 if self._out_of_budget(t0):
                     stopped = True
                     break
-                losses = self.train_step(batch)
+                losses = self._guarded_step(batch)
                 now = time.monotonic()  # a step's time includes waiting for the loader
                 self.report.step(self, bar, losses, len(batch["image"]) * self.dist.world_size, now - last)
                 last = now
@@ -169,6 +174,16 @@ class Trainer:
         if not stopped:
             self._finish()
         return self.report.summary(self, stopped)
+
+    def _guarded_step(self, batch: dict) -> dict[str, float]:
+        try:
+            return self.train_step(batch)
+        except torch.OutOfMemoryError as e:
+            raise ValueError(
+                f"out of {self.device.type} memory at batch size {self.opts.batch_size} ({e}). The decoder keeps "
+                "activations for every queried pixel: lower --batch-size, or query fewer pixels with "
+                "--sample-points 16384"
+            ) from e
 
     def _out_of_budget(self, t0: float) -> bool:
         """Whether to stop before the next step; every process takes rank 0's decision."""
