@@ -59,3 +59,18 @@ def test_two_gloo_processes_stay_identical(tmp_path):
     assert any(not torch.equal(init[k], r0["model"][k]) for k in init)
     assert (out / "best" / "model.safetensors").is_file() and (out / "last.pt").is_file()
     assert (out / "train.log").read_text().count("run folder") == 1  # one writer
+
+
+def test_sharded_sampler_splits_and_resumes():
+    from fpliif.train import ShardedSampler
+
+    shards = [ShardedSampler(10, seed=3, rank=r, world_size=2) for r in range(2)]
+    for s in shards:
+        s.set_epoch(1)
+    seen = [i for s in shards for _, i in s]
+    assert sorted(seen) == list(range(10))  # every index once across ranks
+    whole = list(shards[0])
+    shards[0].set_epoch(1, start=2)
+    assert list(shards[0]) == whole[2:] and len(shards[0]) == 3
+    shards[0].set_epoch(2)
+    assert [i for _, i in shards[0]] != [i for _, i in whole]  # a new order each epoch
