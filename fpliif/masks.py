@@ -1,12 +1,14 @@
 """Mask post-processing for hosts (ComfyUI nodes, the demo): grow or shrink, feather, keep the largest face.
 
-Everything works on ``B x H x W`` float masks in [0, 1], on any device, with plain torch (no scipy, no OpenCV).
+Everything works on ``B x H x W`` float masks in [0, 1], on any device, with plain torch; SciPy, where
+installed, only speeds up finding connected regions.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -79,19 +81,48 @@ def _largest_component(region: torch.Tensor) -> torch.Tensor:
     """``H x W`` bool -> the largest 8-connected component (all False if the region is empty)."""
     if not region.any():
         return region
-    h, w = region.shape
-    ids = torch.arange(1, h * w + 1, dtype=torch.float32, device=region.device).view(1, 1, h, w)
-    ids = ids * region
-    inside = region.view(1, 1, h, w)
-    for _ in range(h * w):  # each pass spreads the largest id one pixel; stops when nothing changes
-        spread = F.max_pool2d(ids, 3, stride=1, padding=1) * inside
-        if torch.equal(spread, ids):
-            break
-        ids = spread
-    labels = ids.view(-1).long()
-    counts = torch.bincount(labels, minlength=1)
+    try:  # SciPy (always there inside ComfyUI) labels components in well under a millisecond
+        from scipy import ndimage
+    except ImportError:
+        return _largest_component_torch(region)
+    components, _ = ndimage.label(region.cpu().numpy(), structure=np.ones((3, 3), dtype=bool))
+    counts = np.bincount(components.ravel())
     counts[0] = 0
-    return (ids.view(h, w) == counts.argmax()).to(torch.bool)
+    return torch.from_numpy(components == counts.argmax()).to(region.device)
+
+
+def _largest_component_torch(region: torch.Tensor) -> torch.Tensor:
+    """:func:`_largest_component` without SciPy, by hook-and-jump label merging (as in Shiloach-Vishkin):
+    every neighbouring pair of region pixels links the larger root to the smaller one, then pointer jumping
+    flattens the trees. Slower than SciPy: up to about a second for a fragmented 256 px region on a CPU."""
+    h, w = region.shape
+    parent = torch.arange(h * w, device=region.device)
+    pairs = _neighbour_pairs(region)
+    for _ in range(h * w):
+        before = parent.clone()
+        a, b = parent[pairs[0]], parent[pairs[1]]
+        parent.scatter_reduce_(0, torch.maximum(a, b), torch.minimum(a, b), reduce="amin")
+        while not torch.equal(jumped := parent[parent], parent):
+            parent = jumped
+        if torch.equal(parent, before):
+            break
+    roots = parent[region.flatten()]
+    return (parent == torch.bincount(roots).argmax()).view(h, w) & region
+
+
+def _neighbour_pairs(region: torch.Tensor) -> torch.Tensor:
+    """``2 x P`` flat indices of 8-connected pairs of region pixels (each pair once)."""
+    h, w = region.shape
+    index = torch.arange(h * w, device=region.device).view(h, w)
+    pairs = []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        ys, ye = 0, h - dy
+        xs, xe = max(0, -dx), w - max(0, dx)
+        here = (slice(ys, ye), slice(xs, xe))
+        there = (slice(ys + dy, ye + dy), slice(xs + dx, xe + dx))
+        both = region[here] & region[there]
+        pairs.append(torch.stack([index[here][both], index[there][both]]))
+    return torch.cat(pairs, dim=1)
 
 
 def refine_mask(mask: torch.Tensor, grow: int = 0, feather: float = 0.0, invert: bool = False) -> torch.Tensor:

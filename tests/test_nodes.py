@@ -229,3 +229,16 @@ def test_library_and_nodes_import_without_hosts():
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_largest_component_without_scipy_matches():
+    from fpliif.masks import _largest_component, _largest_component_torch
+
+    torch.manual_seed(0)
+    region = torch.rand(40, 60) > 0.45
+    assert torch.equal(_largest_component_torch(region), _largest_component(region))
+    snake = torch.zeros(24, 24, dtype=torch.bool)
+    snake[::4] = True
+    for row in range(0, 20, 4):
+        snake[row:row + 5, 23 if row % 8 == 0 else 0] = True
+    assert torch.equal(_largest_component_torch(snake), snake)
