@@ -129,6 +129,9 @@ def _build_trainer(args: argparse.Namespace, dist):
     else:
         if not args.data:
             raise CommandError("give --data PATH (a training set), or --resume RUN_DIR to continue a run")
+        if "data_note" not in values:
+            values["data_note"] = (f"Trained with `fpliif train` on {', '.join(Path(p).name for p in args.data)}; "
+                                   f"validated on the val split of {Path(args.val_data or args.data[0]).name}.")
         opts = TrainOptions.from_dict(values)
         absolute = lambda p: str(Path(p).expanduser().resolve()) if p else p  # resume works from any folder
         cli = {"data": [absolute(p) for p in args.data], "val_data": absolute(args.val_data), "layout": args.layout,
