@@ -97,8 +97,9 @@ def _weights(model: str, folders: list[Path]) -> Path | None:
     if model == DEFAULT_CHOICE:
         return None
     for folder in folders:
-        if (folder / model).is_file():
-            return folder / model
+        path = (folder / model).resolve()
+        if path.is_file() and path.suffix == ".safetensors" and path.is_relative_to(folder.resolve()):
+            return path
     where = ", ".join(str(f) for f in folders) or "ComfyUI/models/face_parsing"
     raise FileNotFoundError(f"face parsing model {model!r} was not found in {where}; put the .safetensors file "
                             f"and its config.json in {folders[0] if folders else where}")
