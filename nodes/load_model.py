@@ -96,9 +96,11 @@ def load_parser(model: str = DEFAULT_CHOICE, repo_id: str = "", device: str = "a
 def _weights(model: str, folders: list[Path]) -> Path | None:
     if model == DEFAULT_CHOICE:
         return None
+    relative = Path(model)
+    inside = not relative.is_absolute() and ".." not in relative.parts  # symlinked files are fine
     for folder in folders:
-        path = (folder / model).resolve()
-        if path.is_file() and path.suffix == ".safetensors" and path.is_relative_to(folder.resolve()):
+        path = folder / relative
+        if inside and path.suffix == ".safetensors" and path.is_file():
             return path
     where = ", ".join(str(f) for f in folders) or "ComfyUI/models/face_parsing"
     raise FileNotFoundError(f"face parsing model {model!r} was not found in {where}; put the .safetensors file "
