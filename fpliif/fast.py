@@ -44,10 +44,10 @@ class FastOptions:
     """
 
     coarse: float = 1.0
-    margin: float = 0.25
+    margin: float = 0.1
     soft: bool = False
     saturation: float = 1e-3
-    dilate: bool = True
+    dilate: bool = False
     exact_px: float | None = 1.0
     chunk: int = 16384
 

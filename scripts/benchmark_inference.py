@@ -106,7 +106,7 @@ def bench_model(args, spec: str, note: str, image: str) -> dict:
             res = run_worker(args, "time", spec=spec, size=size, mode=mode, image=image, repeats=repeats)
             rows.append({"size": size, "mode": mode, **res})
     agreement = None
-    if args.images:
+    if args.images and not spec.startswith("random:"):  # random weights: noise labels, agreement says nothing
         print(f"  {spec} agreement on {args.images} images ...", flush=True)
         agreement = run_worker(args, "agree", spec=spec, sizes=args.agree_sizes, images=args.images,
                                data=str(args.data))
