@@ -12,6 +12,7 @@ from ..image import colorize
 
 __all__ = ["line_plot", "prediction_grid"]
 
+MIN_CELL = 128  # small val images are enlarged (nearest) to at least this many pixels per cell
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
 
 
@@ -75,11 +76,16 @@ def prediction_grid(samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor
         gt[mask.numpy() >= len(colors)] = 128
         cells = [_fit(rgb, mask.shape), gt, colorize(pred, colors)]
         rows.append(np.concatenate(cells, axis=1))
+    rows = [_upscale(r, MIN_CELL // max(1, r.shape[0])) for r in rows]
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
     path = Path(path)
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
     return path
+
+
+def _upscale(row: np.ndarray, factor: int) -> np.ndarray:
+    return row if factor <= 1 else row.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
 def _fit(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
