@@ -226,7 +226,9 @@ def render_grid(decoder: LIIFDecoder, state: DecoderState, axes: GridAxes, out_h
         logits = F.interpolate(logits, size=(gh, gw), mode="bilinear", align_corners=True)
         exact = _spread(exact, stride, (gh, gw))
     stats.exact = exact[:out_h, :out_w]
-    return logits[..., :out_h, :out_w]
+    if (gh, gw) == (out_h, out_w):
+        return logits
+    return logits[..., :out_h, :out_w].contiguous()  # strided views make later reductions (arg-max) slow
 
 
 def _spread(mask: torch.Tensor, stride: int, size: tuple[int, int]) -> torch.Tensor:

@@ -135,6 +135,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-compare", action="store_true", help="skip the SegFormer comparison")
     p.add_argument("--no-gpu", action="store_true")
     p.add_argument("--quick", action="store_true", help="smoke run: 64/128 px, 1 repeat, 1 image")
+    p.add_argument("--note", action="append", default=[], help="a paragraph to add under the machine table")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmark.md")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -150,7 +151,8 @@ def main(argv=None) -> int:
         worker_main(args.worker)
         return 0
     image = sample_image(args.data)
-    report = {"machine": machine_info(args.threads), "image": image, "models": [], "compare": [], "gpu": []}
+    report = {"machine": machine_info(args.threads), "image": image, "models": [], "compare": [], "gpu": [],
+              "notes": args.note}
     for spec, note in resolve_specs(args.model):
         print(f"benchmarking {spec} ({note})", flush=True)
         report["models"].append(bench_model(args, spec, note, image))
