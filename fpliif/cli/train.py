@@ -50,8 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--epochs", type=int, default=None, help="default 100")
     o.add_argument("--batch-size", type=int, default=None, help="images per process per step (default 8)")
     o.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 5e-4, the paper's)")
-    o.add_argument("--schedule", choices=("cosine", "step", "constant"), default=None,
-                   help="cosine (default: warmup + cosine), step (the paper: x0.1 every --decay-epochs) or constant")
+    o.add_argument("--schedule", choices=("step", "cosine", "constant"), default=None,
+                   help="step (default, the paper: x0.1 every --decay-epochs), cosine (warmup + cosine) or constant")
     o.add_argument("--warmup-epochs", type=float, default=None, help="cosine/constant warmup (default 1)")
     o.add_argument("--decay-epochs", type=int, default=None, help="step schedule period (default 20)")
     o.add_argument("--lambda-edge", type=float, default=None, help="edge-loss weight (default 10; paper LaPa 40)")

@@ -18,7 +18,7 @@ class TrainOptions:
     epochs: int = 100
     batch_size: int = 8
     lr: float = 5e-4  # paper: Adam, 5e-4
-    schedule: str = "cosine"  # "step" is the paper's (x0.1 every 20 epochs); see the README for why cosine
+    schedule: str = "step"  # the paper's x0.1 every 20 epochs; measured best with constant, ahead of cosine
     warmup_epochs: float = 1.0  # cosine and constant only
     decay_epochs: int = 20
     gamma: float = 0.1
