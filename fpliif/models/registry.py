@@ -64,3 +64,9 @@ def fpliif_small(**kw) -> FPLIIFConfig:
 def unet_baseline(**kw) -> FPLIIFConfig:
     """The paper's ablation: FP-LIIF's encoder with a conv U-Net decoder instead of LIIF; 2.15 M parameters."""
     return FPLIIFConfig(**{"model_type": "unet", **kw})
+
+
+@register_model
+def unet_small(**kw) -> FPLIIFConfig:
+    """The U-Net baseline at fpliif-small's size (its encoder, 48 channels): 0.71 M parameters."""
+    return FPLIIFConfig(**{"model_type": "unet", "width": 48, "blocks": (1, 3, 8), **kw})
