@@ -66,20 +66,26 @@ def files(folder: Path, exts: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in exts)
 
 
-def pack_labelled(src: Path, out: Path, size: int, quality: int) -> int:
-    """celebamask-mini at ``size`` px: images/, masks/, splits.json, labels.txt."""
+def pack_pairs(src: Path, out: Path, mask_dir: str, size: int, quality: int) -> int:
+    """Each image in ``src/images`` and its mask in ``src/<mask_dir>`` at ``size`` px (bicubic; masks nearest)."""
     (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
+    (out / mask_dir).mkdir(parents=True, exist_ok=True)
     images = files(src / "images", IMAGE_EXTS)
     for path in images:
-        mask = src / "masks" / (path.stem + ".png")
+        mask = src / mask_dir / (path.stem + ".png")
         if not mask.is_file():
             raise FileNotFoundError(f"{path.name} has no mask {mask}; the source dataset is incomplete")
         resize_image(path, out / "images" / path.name, size, quality)
-        resize_mask(mask, out / "masks" / mask.name, size)
+        resize_mask(mask, out / mask_dir / mask.name, size)
+    return len(images)
+
+
+def pack_labelled(src: Path, out: Path, size: int, quality: int) -> int:
+    """celebamask-mini at ``size`` px: images/, masks/, splits.json, labels.txt."""
+    count = pack_pairs(src, out, "masks", size, quality)
     shutil.copyfile(src / "splits.json", out / "splits.json")
     write_labels(out)
-    return len(images)
+    return count
 
 
 def pack_val_originals(src: Path, out: Path) -> int:
@@ -101,16 +107,7 @@ def pack_val_originals(src: Path, out: Path) -> int:
 
 def pack_hair(src: Path, out: Path, size: int, quality: int) -> int:
     """celeb1k-hair at ``size`` px: images/ and hair/ (binary masks, 255 = hair)."""
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "hair").mkdir(parents=True, exist_ok=True)
-    images = files(src / "images", IMAGE_EXTS)
-    for path in images:
-        mask = src / "hair" / (path.stem + ".png")
-        if not mask.is_file():
-            raise FileNotFoundError(f"{path.name} has no hair mask {mask}; the source dataset is incomplete")
-        resize_image(path, out / "images" / path.name, size, quality)
-        resize_mask(mask, out / "hair" / mask.name, size)
-    return len(images)
+    return pack_pairs(src, out, "hair", size, quality)
 
 
 def pack_unlabelled(src: Path, out: Path, size: int, quality: int) -> int:
