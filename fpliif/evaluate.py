@@ -61,8 +61,8 @@ def predict_logits(model: nn.Module, state, size: int) -> torch.Tensor:
     with the decoder queries chunked; the same as ``model(images, size=(size, size))``."""
     from .models.decoder import make_coord
 
-    b = state.features.shape[0]
-    coords = make_coord((size, size), device=state.features.device, dtype=state.features.dtype)
+    b = len(state)
+    coords = make_coord((size, size), device=state.device, dtype=state.dtype)
     logits = model.query(state, coords.unsqueeze(0).expand(b, -1, -1), max(QUERIES_PER_CHUNK // b, 1024))
     return logits.float().transpose(1, 2).reshape(b, -1, size, size)
 

@@ -1,8 +1,8 @@
 """ONNX export: the whole network (encoder and decoder) on a fixed output grid, checked with onnxruntime.
 
-The decoder's cell lookups depend only on the output grid, so for a fixed size they are constants: the
-exported graph is the encoder, the reduce MLP, one row gather of the split first layer (see
-:mod:`fpliif.fast`), the MLP and the local-ensemble blend. No custom ops; opset 17.
+For a fixed output size the decoder's cell lookups depend only on constants, so the traced graph is the
+encoder, the reduce MLP, the decoder's own query (:meth:`fpliif.models.decoder.LIIFDecoder.query_logits`: one
+row gather, the MLP and the local-ensemble blend) with its indices folded in. No custom ops; opset 17.
 
 >>> export_onnx(model, "fpliif-256.onnx", size=256)       # images B x 3 x 256 x 256 in [0, 1]
 >>> check_onnx(model, "fpliif-256.onnx", size=256)        # max |logit difference| against PyTorch
@@ -17,48 +17,21 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .fast import precompute
-from .models.decoder import ENSEMBLE_SHIFTS, make_coord, nearest_cell
-
 __all__ = ["GridModel", "export_onnx", "check_onnx"]
 
 
 class GridModel(nn.Module):
     """An FP-LIIF model on a fixed ``size`` grid: images ``B x 3 x S x S`` in [0, 1] -> logits ``B x K x H x W``.
 
-    Numerically the same as ``model(images, size=size)`` up to float rounding.
+    It is ``model(images, size=size)`` with the size fixed, which is what a traced graph needs.
     """
 
     def __init__(self, model: nn.Module, size: tuple[int, int]):
         super().__init__()
         self.model, self.size = model, tuple(size)
-        cfg = model.cfg
-        h = w = cfg.input_size // cfg.scale
-        coords = make_coord(self.size)
-        shifts = ENSEMBLE_SHIFTS if cfg.local_ensemble else ((0, 0),)
-        index, rel = [], []
-        for shift in shifts:
-            iy, ix, centre = nearest_cell(coords, (h, w), shift)
-            index.append(iy * w + ix)
-            rel.append((coords - centre) * coords.new_tensor([h, w]))
-        rel = torch.stack(rel)  # S x N x 2
-        areas = (rel[..., 0] * rel[..., 1]).abs() + 1e-9
-        self.register_buffer("index", torch.stack(index).reshape(-1), persistent=False)  # S*N
-        self.register_buffer("rel", rel.reshape(-1, 2), persistent=False)
-        self.register_buffer("weights", (areas.flip(0) / areas.sum(0)).unsqueeze(-1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        state = self.model.encode(images)
-        fs = precompute(self.model.decoder, state)
-        b, n_shift = images.shape[0], self.weights.shape[0]
-        table = fs.table.view(b, -1, fs.table.shape[-1])
-        x = (table.index_select(1, self.index) + self.rel @ fs.w_rel.t()).relu()
-        layers = self.model.decoder.mlp.layers
-        for layer in layers[1:-1]:
-            x = layer(x).relu()
-        x = layers[-1](x).view(b, n_shift, -1, layers[-1].out_features)
-        logits = (x * self.weights).sum(1)  # B x N x K
-        return logits.transpose(1, 2).reshape(b, -1, *self.size)
+        return self.model(images, size=self.size)
 
 
 def export_onnx(model: nn.Module, path: str | Path, size: int | tuple[int, int] | None = None,

@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .fast import FastOptions, GridAxes, render_grid
 from .hub import from_pretrained
 from .image import PadBox, blend, colorize, pad_to_square, to_tensor
 from .labels import LabelSet, get_label_set
 from .models.decoder import LIIFDecoder
+from .render import OutputGrid, RenderOptions, render_dense, render_grid
 
 __all__ = ["FaceParser", "ParseResult", "output_size"]
 
@@ -126,7 +126,7 @@ class FaceParser:
         self.label_set = _label_set(self.cfg)
         self.chunk = chunk
         self.mode = mode
-        self.fast_options: FastOptions | None = None  # coarse-to-fine knobs (mode "fast"); None: defaults
+        self.render_options: RenderOptions | None = None  # coarse-to-fine knobs (mode "fast"); None: defaults
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None, revision: str | None = None,
@@ -170,7 +170,7 @@ class FaceParser:
         results = []
         for i, (t, box) in enumerate(zip(tensors, boxes)):
             out_h, out_w = output_size((box.height, box.width), size, scale)
-            state_i = type(state)(state.features[i:i + 1], state.global_feature[i:i + 1])
+            state_i = state[i]
             logits = self.render(state_i, box, out_h, out_w)
             image = t if (out_h, out_w) == tuple(t.shape[-2:]) else _resize(t, (out_h, out_w))
             results.append(ParseResult(logits, self.label_set, self.cfg.temperature, image))
@@ -185,20 +185,25 @@ class FaceParser:
     def render(self, state, box: PadBox, out_h: int, out_w: int) -> torch.Tensor:
         """``K x out_h x out_w`` float32 logits over the original image region.
 
-        ``mode="fast"`` renders coarse to fine (:mod:`fpliif.fast`; the same labels as ``"dense"``, which
-        evaluates the decoder at every pixel); ``"fast-soft"`` also refines wherever a probability is not
-        saturated, for soft masks. ``self.fast_options`` (:class:`fpliif.fast.FastOptions`) tunes it.
+        ``mode="fast"`` renders coarse to fine (:mod:`fpliif.render`: exact where labels change, bilinear
+        inside regions), ``"fast-soft"`` also refines wherever a probability is not saturated, for soft masks;
+        ``"dense"`` evaluates the decoder at every pixel. ``self.render_options``
+        (:class:`fpliif.render.RenderOptions`) tunes the coarse-to-fine renderer.
         """
-        if self.mode == "dense" or not isinstance(getattr(self.model, "decoder", None), LIIFDecoder):
-            coords = box.query_coords(out_h, out_w, device=self.device, dtype=self.dtype)
+        grid = OutputGrid.from_box(box, out_h, out_w)
+        decoder = getattr(self.model, "decoder", None)
+        if not isinstance(decoder, LIIFDecoder):  # the U-Net baseline: its own query, bilinear logits
+            coords = grid.all_coords(out_h, out_w, self.device, self.dtype)
             logits = self.model.query(state, coords.unsqueeze(0), chunk=self.chunk)[0]
             return logits.float().transpose(0, 1).reshape(-1, out_h, out_w).cpu()
+        if self.mode == "dense":
+            return render_dense(decoder, state, grid, out_h, out_w, self.chunk)[0].float().cpu()
         if self.mode not in ("fast", "fast-soft"):
             raise ValueError(f"unknown render mode {self.mode!r}; use 'fast', 'fast-soft' or 'dense'")
-        opts = self.fast_options or FastOptions(chunk=min(self.chunk, 16384))
+        opts = self.render_options or RenderOptions(chunk=min(self.chunk, 16384))
         if self.mode == "fast-soft":
             opts = replace(opts, soft=True)
-        logits = render_grid(self.model.decoder, state, GridAxes.from_box(box, out_h, out_w), out_h, out_w, opts)
+        logits = render_grid(decoder, state, grid, out_h, out_w, opts)
         return logits[0].float().cpu()
 
 

@@ -119,8 +119,8 @@ def _gpu(runs: list[dict]) -> list[str]:
 
 def _notes() -> list[str]:
     return ["## How the fast path works", "",
-            "See `fpliif/fast.py`: the first MLP layer is split so its cell and global parts are computed once "
-            "per latent cell; the implicit function is evaluated on a coarse grid and re-evaluated exactly only "
+            "See `fpliif/render.py` (the decoder's query computes the first MLP layer's cell and global parts once "
+            "per latent cell); the implicit function is evaluated on a coarse grid and re-evaluated exactly only "
             "where labels change or the top-2 margin is small, level by level; finer than one input pixel the "
             "logits are interpolated bilinearly. `FaceParser(mode=\"dense\")` keeps the reference path; "
             "`mode=\"fast-soft\"` also refines wherever a probability is not saturated (for soft masks).", ""]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from fpliif.fast import FastOptions, GridAxes, RenderStats, precompute, query_chunked, render_grid
 from fpliif.image import to_tensor
 from fpliif.models.decoder import make_coord
 from fpliif.parser import FaceParser, output_size
+from fpliif.render import OutputGrid, RenderOptions, RenderStats, query_chunked, render_grid
 
 __all__ = ["WORKERS", "load_spec"]
 
@@ -73,7 +73,8 @@ def time_parse(spec: str, size: int, mode: str, image: str, repeats: int) -> dic
             state = label_map()
         stats = RenderStats()
         if mode != "dense":
-            render_grid(model.decoder, state, GridAxes.from_box(box, out_h, out_w), out_h, out_w, FastOptions(), stats)
+            grid = OutputGrid.from_box(box, out_h, out_w)
+            render_grid(model.decoder, state, grid, out_h, out_w, RenderOptions(), stats)
     med = {key: statistics.median(values[1:]) for key, values in parts.items()}  # the first call warms up
     return {"encode_s": med["encode"], "render_s": med["render"], "total_s": med["total"],
             "best_s": min(parts["total"][1:]), "cpu_s": med["cpu"], "out": [out_h, out_w],
@@ -108,11 +109,11 @@ def agreement(spec: str, sizes: list[int], images: int, data: str) -> dict:
 def _compare(model, parser, state, box, size, acc: dict) -> None:
     out_h, out_w = output_size((box.height, box.width), size)
     dense = parser.render(state, box, out_h, out_w)
-    axes, temp = GridAxes.from_box(box, out_h, out_w), model.cfg.temperature
+    axes, temp = OutputGrid.from_box(box, out_h, out_w), model.cfg.temperature
     p_dense = torch.softmax(dense / temp, 0)
     for key, soft in (("fast", False), ("fast_soft", True)):
         stats = RenderStats()
-        fast = render_grid(model.decoder, state, axes, out_h, out_w, FastOptions(soft=soft), stats)[0].float()
+        fast = render_grid(model.decoder, state, axes, out_h, out_w, RenderOptions(soft=soft), stats)[0].float()
         acc[key].append((fast.argmax(0) == dense.argmax(0)).float().mean().item())
         diff = (torch.softmax(fast / temp, 0) - p_dense).abs().max().item()
         acc["prob_diff_soft" if soft else "prob_diff_fast"].append(diff)
@@ -175,7 +176,7 @@ def _gpu_step(model, x, size, mode):
         if mode == "dense":
             return model(x, size=(size, size), chunk=chunk).argmax(1)
         state = model.encode(x)
-        logits = query_chunked(model.decoder, precompute(model.decoder, state), coords, chunk)
+        logits = query_chunked(model.decoder, state, coords, chunk)
         return logits.argmax(-1).view(-1, size, size)
 
     return step

@@ -17,7 +17,7 @@ from torch import nn
 from fpliif.cli import main
 from fpliif.cli.eval import parse_sides
 from fpliif.evaluate import evaluate
-from fpliif.models.decoder import DecoderState
+from fpliif.models.unet import LogitGrid
 
 
 class RedIsSkin(nn.Module):
@@ -28,14 +28,14 @@ class RedIsSkin(nn.Module):
         self.cfg = SimpleNamespace(label_names=["background", "skin", "hair"], input_size=16)
         self.anchor = nn.Parameter(torch.zeros(1))  # gives the model a device
 
-    def encode(self, images: torch.Tensor) -> DecoderState:
+    def encode(self, images: torch.Tensor) -> LogitGrid:
         skin = (images[:, :1] > 0.5).float()
         logits = torch.cat([1 - skin, skin, torch.zeros_like(skin)], dim=1)
-        return DecoderState(logits, images.new_zeros(images.shape[0], 0))
+        return LogitGrid(logits)
 
-    def query(self, state: DecoderState, coords: torch.Tensor, chunk=None) -> torch.Tensor:
+    def query(self, state: LogitGrid, coords: torch.Tensor, chunk=None) -> torch.Tensor:
         grid = coords.flip(-1).unsqueeze(1)
-        return F.grid_sample(state.features, grid, mode="nearest", align_corners=False)[:, :, 0].transpose(1, 2)
+        return F.grid_sample(state.logits, grid, mode="nearest", align_corners=False)[:, :, 0].transpose(1, 2)
 
 
 def _red_left_half(root, count: int = 3, side: int = 32, mask_side: int = 64):

@@ -5,7 +5,7 @@ import torch
 from conftest import TINY, tiny_model
 
 from fpliif import FPLIIFConfig, create_model, list_models, model_config
-from fpliif.models.decoder import ENSEMBLE_SHIFTS, local_ensemble, make_coord, nearest_cell
+from fpliif.models.decoder import make_coord
 
 MODELS = list_models()
 
@@ -78,26 +78,10 @@ def test_chunked_query_equals_whole():
 
 def test_latent_grid_is_a_quarter_of_the_input():
     model = tiny_model()
-    state = model.encode(torch.rand(1, 3, 32, 32))
-    assert state.features.shape == (1, TINY["feature_dim"], 8, 8)
-    assert state.global_feature.shape == (1, TINY["width"])
-
-
-def test_local_ensemble_weights_sum_to_one():
-    model = tiny_model()
-    state = model.encode(torch.rand(1, 3, 32, 32))
-    coords = torch.rand(1, 50, 2) * 2 - 1
-    h, w = state.features.shape[-2:]
-    areas = []
-    for shift in ENSEMBLE_SHIFTS:
-        _, _, centre = nearest_cell(coords, (h, w), shift)
-        rel = (coords - centre) * coords.new_tensor([h, w])
-        areas.append((rel[..., 0] * rel[..., 1]).abs() + 1e-9)
-    ones = [torch.ones(1, 50, 1) for _ in areas]
-    torch.testing.assert_close(local_ensemble(ones, areas), torch.ones(1, 50, 1))
-    # Away from the border the four cells tile one cell's area exactly (LIIF: the weights are area fractions).
-    inner = coords.abs().max(-1).values < 1 - 2 / h
-    torch.testing.assert_close(torch.stack(areas).sum(0)[inner], torch.full_like(torch.stack(areas).sum(0)[inner], 4.0))
+    state = model.encode(torch.rand(2, 3, 32, 32))
+    assert state.grid == (8, 8) and len(state) == 2
+    assert state.cells.shape == (2, 64, TINY["mlp_hidden"][0])
+    assert state[1].cells.shape == (1, 64, TINY["mlp_hidden"][0])
 
 
 def test_make_coord_is_pixel_centres():

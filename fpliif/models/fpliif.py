@@ -29,7 +29,7 @@ class FPLIIF(nn.Module):
         self.register_buffer("std", torch.tensor(cfg.std).view(1, -1, 1, 1), persistent=False)
 
     def encode(self, images: torch.Tensor) -> DecoderState:
-        """Images ``B x 3 x H x W`` in [0, 1] -> decoder state (reduced latent grid and global feature)."""
+        """Images ``B x 3 x H x W`` in [0, 1] -> decoder state (one first-layer row per latent cell)."""
         return self.decoder.prepare(self.encoder((images - self.mean) / self.std))
 
     def query(self, state: DecoderState, coords: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
@@ -46,6 +46,6 @@ class FPLIIF(nn.Module):
         b, _, h, w = images.shape
         out_h, out_w = size or (h, w)
         state = self.encode(images)
-        coords = make_coord((out_h, out_w), device=images.device, dtype=state.features.dtype)
+        coords = make_coord((out_h, out_w), device=images.device, dtype=state.dtype)
         logits = self.query(state, coords.unsqueeze(0).expand(b, -1, -1), chunk)
         return logits.transpose(1, 2).reshape(b, -1, out_h, out_w)

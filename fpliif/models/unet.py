@@ -14,15 +14,37 @@ training work with it unchanged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..config import FPLIIFConfig
-from .decoder import DecoderState
 from .encoder import Encoder, conv3x3, make_norm
 
-__all__ = ["UNetBaseline", "UpBlock"]
+__all__ = ["UNetBaseline", "UpBlock", "LogitGrid"]
+
+
+@dataclass
+class LogitGrid:
+    """The U-Net's encoded state: its input-size logits ``B x K x H x W``, sampled bilinearly by ``query``."""
+
+    logits: torch.Tensor
+
+    def __getitem__(self, index: int | slice) -> LogitGrid:
+        return LogitGrid(self.logits[index:index + 1] if isinstance(index, int) else self.logits[index])
+
+    def __len__(self) -> int:
+        return self.logits.shape[0]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.logits.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.logits.device
 
 
 def conv_norm_relu(cin: int, cout: int, norm: str) -> nn.Sequential:
@@ -86,18 +108,17 @@ class UNetBaseline(nn.Module):
             x = up(x, skip)
         return self.classifier(x)
 
-    def encode(self, images: torch.Tensor) -> DecoderState:
-        """Images -> a :class:`DecoderState` whose ``features`` are the input-size logits ``B x K x H x W``."""
-        logits = self.logits_at_input(images)
-        return DecoderState(logits, logits.new_zeros(logits.shape[0], 0))
+    def encode(self, images: torch.Tensor) -> LogitGrid:
+        """Images -> their input-size logits ``B x K x H x W``."""
+        return LogitGrid(self.logits_at_input(images))
 
-    def query(self, state: DecoderState, coords: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    def query(self, state: LogitGrid, coords: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
         """Logits ``B x N x K`` at coordinates ``B x N x 2`` (``(y, x)`` in [-1, 1]), by bilinear interpolation.
 
         ``chunk`` is accepted for FPLIIF compatibility; sampling a logit grid needs no chunking.
         """
-        grid = coords.flip(-1).unsqueeze(1).to(state.features.dtype)  # grid_sample wants (x, y): B x 1 x N x 2
-        sampled = F.grid_sample(state.features, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        grid = coords.flip(-1).unsqueeze(1).to(state.dtype)  # grid_sample wants (x, y): B x 1 x N x 2
+        sampled = F.grid_sample(state.logits, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return sampled[:, :, 0].transpose(1, 2)
 
     def forward(

@@ -1,4 +1,4 @@
-"""The fast renderer (fpliif/fast.py) against the dense decoder: exactness, agreement, bounded work."""
+"""The coarse-to-fine renderer (fpliif/render.py) against the dense decoder: exactness, agreement, bounded work."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import pytest
 import torch
 from conftest import face_image, tiny_model
 
-from fpliif import fast
-from fpliif.fast import FastOptions, GridAxes, RenderStats, fast_query, precompute, render_grid
 from fpliif.image import PadBox
 from fpliif.parser import FaceParser
+from fpliif.render import OutputGrid, RenderOptions, RenderStats, render_grid
 
 
 def _state(model, batch: int = 1, seed: int = 0):
@@ -19,21 +18,10 @@ def _state(model, batch: int = 1, seed: int = 0):
 
 
 def _dense(model, state, box: PadBox, out_h: int, out_w: int) -> torch.Tensor:
-    coords = box.query_coords(out_h, out_w).unsqueeze(0).expand(state.features.shape[0], -1, -1)
+    coords = box.query_coords(out_h, out_w).unsqueeze(0).expand(len(state), -1, -1)
     with torch.no_grad():
         logits = model.query(state, coords)
     return logits.transpose(1, 2).reshape(logits.shape[0], -1, out_h, out_w)
-
-
-@pytest.mark.parametrize("ensemble,global_feature", [(True, True), (False, True), (True, False)])
-def test_split_first_layer_equals_query_logits(ensemble, global_feature):
-    model = tiny_model(local_ensemble=ensemble, global_feature=global_feature)
-    state = _state(model, batch=2)
-    coords = torch.rand(2, 300, 2, generator=torch.Generator().manual_seed(1)) * 2.2 - 1.1  # also outside
-    with torch.no_grad():
-        want = model.decoder.query_logits(state, coords)
-        got = fast_query(model.decoder, precompute(model.decoder, state), coords)
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("out_hw", [(37, 50), (64, 64), (1, 1), (1, 9), (2, 3), (130, 17)])
@@ -41,9 +29,9 @@ def test_refining_everything_equals_dense(out_hw):
     model = tiny_model()
     state = _state(model)
     box = PadBox(3, 0, 26, 32, 32)
-    opts = FastOptions(margin=2.0, exact_px=None)  # every cell is "uncertain": every point is evaluated
+    opts = RenderOptions(margin=2.0, exact_px=None)  # every cell is "uncertain": every point is evaluated
     stats = RenderStats()
-    got = render_grid(model.decoder, state, GridAxes.from_box(box, *out_hw), *out_hw, opts, stats)
+    got = render_grid(model.decoder, state, OutputGrid.from_box(box, *out_hw), *out_hw, opts, stats)
     torch.testing.assert_close(got, _dense(model, state, box, *out_hw), atol=1e-5, rtol=1e-5)
     assert bool(stats.exact.all())
 
@@ -53,8 +41,8 @@ def test_default_render_is_exact_where_refined_and_agrees():
     state = _state(model, seed=3)
     box = PadBox(0, 0, 32, 32, 32)
     stats = RenderStats()
-    opts = FastOptions(exact_px=None)  # random weights give noisy labels: no bilinear-only levels here
-    got = render_grid(model.decoder, state, GridAxes.from_box(box, 96, 96), 96, 96, opts, stats)[0]
+    opts = RenderOptions(exact_px=None)  # random weights give noisy labels: no bilinear-only levels here
+    got = render_grid(model.decoder, state, OutputGrid.from_box(box, 96, 96), 96, 96, opts, stats)[0]
     dense = _dense(model, state, box, 96, 96)[0]
     exact = stats.exact
     assert exact.shape == (96, 96) and exact.any()
@@ -65,10 +53,10 @@ def test_default_render_is_exact_where_refined_and_agrees():
 def test_soft_mode_refines_more():
     model = tiny_model(seed=3)
     state = _state(model, seed=3)
-    axes = GridAxes.full(64, 64)
+    axes = OutputGrid.full(64, 64)
     plain, soft = RenderStats(), RenderStats()
-    render_grid(model.decoder, state, axes, 64, 64, FastOptions(), plain)
-    render_grid(model.decoder, state, axes, 64, 64, FastOptions(soft=True), soft)
+    render_grid(model.decoder, state, axes, 64, 64, RenderOptions(), plain)
+    render_grid(model.decoder, state, axes, 64, 64, RenderOptions(soft=True), soft)
     assert soft.queries >= plain.queries
 
 
@@ -77,15 +65,15 @@ def test_big_output_bounded_work_and_chunks(monkeypatch):
     model = tiny_model()
     state = _state(model)
     sizes = []
-    real = fast.fast_query
+    real = model.decoder.query_logits
 
-    def spy(decoder, fs, coords):
+    def spy(state, coords):
         sizes.append(coords.shape[1])
-        return real(decoder, fs, coords)
+        return real(state, coords)
 
-    monkeypatch.setattr(fast, "fast_query", spy)
+    monkeypatch.setattr(model.decoder, "query_logits", spy)
     stats = RenderStats()
-    out = render_grid(model.decoder, state, GridAxes.full(1024, 1024), 1024, 1024, FastOptions(chunk=512), stats)
+    out = render_grid(model.decoder, state, OutputGrid.full(1024, 1024), 1024, 1024, RenderOptions(chunk=512), stats)
     assert out.shape == (1, 19, 1024, 1024)
     assert max(sizes) <= 512
     assert stats.queries <= 0.01 * stats.dense_queries  # exact to one input pixel (32 px), bilinear finer
@@ -97,7 +85,7 @@ def test_parser_modes_agree_and_unknown_mode_is_named():
     dense = FaceParser(model, mode="dense")(image, size=80)
     for mode in ("fast", "fast-soft"):
         parser = FaceParser(model, mode=mode)
-        parser.fast_options = FastOptions(exact_px=None)
+        parser.render_options = RenderOptions(exact_px=None)
         result = parser(image, size=80)
         assert result.logits.shape == dense.logits.shape
         assert (result.labels == dense.labels).float().mean() >= 0.99
