@@ -42,7 +42,7 @@ def main() -> None:
     print(f"data {args.data} ({args.split}), {args.size} px, batch {args.batch_size}, torch threads "
           f"{torch.get_num_threads()}")
     for augment in (False, True):
-        dataset = open_dataset(args.data, args.split, size=args.size, augment=augment, seed=0)
+        dataset = open_dataset(args.data, args.split, size=args.size, augment=augment)
         for workers in args.workers:
             rate = images_per_second(dataset, workers, args.batch_size, args.batches)
             print(f"augment={str(augment):5}  workers={workers}  {rate:7.1f} images/s")

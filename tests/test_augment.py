@@ -1,17 +1,19 @@
-"""The paper's augmentation on tensors: reproducible draws, geometry shared by image and mask, fills, flips, HSV."""
+"""Augmentation on tensors: reproducible draws, geometry shared by image and mask (also at different sizes), fills,
+flips, HSV, the presets."""
 
 from __future__ import annotations
 
 import colorsys
+from dataclasses import replace
 
 import pytest
 import torch
 from layouts_util import make_folder
-from torch.utils.data import ConcatDataset
 
-from fpliif.data import AugmentConfig, augment_sample, open_dataset, set_epoch
-from fpliif.data.augment import color_jitter, hsv_to_rgb, rgb_to_hsv
+from fpliif.data import AugmentConfig, augment_sample, open_dataset
+from fpliif.data.augment import AUGMENTATIONS, augmentation, color_jitter, hsv_to_rgb, rgb_to_hsv
 from fpliif.labels import CELEBAMASK_HQ
+from fpliif.train.data import SeededItems
 
 IDENTITY = dict(rotation=0.0, shear=(0.0, 0.0), scale=(1.0, 1.0), brightness=(1.0, 1.0), contrast=(1.0, 1.0),
                 saturation=(1.0, 1.0), hue=0.0)
@@ -107,11 +109,35 @@ def test_config_rejects_bad_values():
         AugmentConfig(scale=(0, 1))
 
 
-def test_dataset_seed_and_epoch_make_items_reproducible(tmp_path):
+def test_seeded_items_make_augmentation_reproducible_per_epoch(tmp_path):
     root = make_folder(tmp_path / "d")
-    a = open_dataset(root, size=32, augment=True, seed=7)
-    b = open_dataset(root, size=32, augment=True, seed=7)
-    assert torch.equal(a[1]["image"], b[1]["image"]) and torch.equal(a[1]["mask"], b[1]["mask"])
-    first = a[1]["image"]
-    set_epoch(ConcatDataset([a]), 1)
-    assert a.epoch == 1 and not torch.equal(a[1]["image"], first)
+    items = SeededItems(open_dataset(root, size=32, augment=True), seed=7, num_classes=19)
+    again = SeededItems(open_dataset(root, size=32, augment=True), seed=7, num_classes=19)
+    assert torch.equal(items[(0, 1)]["image"], again[(0, 1)]["image"])
+    assert torch.equal(items[(0, 1)]["mask"], again[(0, 1)]["mask"])
+    assert not torch.equal(items[(0, 1)]["image"], items[(1, 1)]["image"])  # another epoch, other draws
+
+
+@pytest.mark.parametrize("preset", ["face", "paper"])
+def test_image_and_sharper_mask_are_warped_alike(preset):
+    """A 32 px image and its 128 px label map (a disc) stay aligned through rotation, scale, shear and shift."""
+    side, mask_side = 32, 128
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, mask_side), torch.linspace(-1, 1, mask_side), indexing="ij")
+    disc = ((yy - 0.2) ** 2 + (xx + 0.1) ** 2 < 0.3).long()  # class 1 inside, 0 outside
+    image = torch.nn.functional.interpolate(disc[None, None].float(), size=(side, side), mode="area")[0]
+    image = image.expand(3, -1, -1)
+    cfg = replace(AUGMENTATIONS[preset], jitter_p=0.0, hflip=0.0)
+    for seed in range(6):
+        out_image, out_mask, _ = augment_sample(image.contiguous(), disc, torch.ones(2, dtype=torch.bool), cfg,
+                                                torch.Generator().manual_seed(seed))
+        assert out_image.shape == (3, side, side) and out_mask.shape == (mask_side, mask_side)
+        coarse = torch.nn.functional.interpolate(out_mask[None, None].float(), size=(side, side), mode="area")[0, 0]
+        sure = (coarse - 0.5).abs() > 0.4  # pixels away from the disc's edge
+        assert torch.equal(out_image[0][sure] > 0.5, coarse[sure] > 0.5)
+
+
+def test_presets_by_name():
+    assert augmentation("face").hflip == 0.5 and augmentation("paper").scale == (0.5, 3.0)
+    assert augmentation("none") is None and augmentation(False) is None and augmentation(True) is AUGMENTATIONS["paper"]
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        augmentation("heavy")

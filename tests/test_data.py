@@ -36,8 +36,10 @@ def test_mask_size_differs_from_image_size(tmp_path):
     root = make_folder(tmp_path / "d", side=32, mask_side=64)
     item = open_dataset(root, "all", size=16, mask_size=64)[0]
     assert item["image"].shape == (3, 16, 16) and item["mask"].shape == (64, 64)
-    with pytest.raises(ValueError, match="mask_size"):
-        open_dataset(root, "all", size=16, mask_size=64, augment=True)
+    augmented = open_dataset(root, "all", size=16, mask_size=64, augment="face")[0]
+    assert augmented["image"].shape == (3, 16, 16) and augmented["mask"].shape == (64, 64)
+    with pytest.raises(ValueError, match="unknown augmentation 'strong'; choose one of paper, face, none"):
+        open_dataset(root, "all", size=16, augment="strong")
 
 
 def test_folder_without_splits_is_all_ids_and_labels_file_names(tmp_path):

@@ -76,16 +76,21 @@ def test_loss_on_sampled_points_needs_edges():
         parsing_loss(torch.randn(1, 2, 5), torch.zeros(1, 5, dtype=torch.long))
 
 
-def test_sampling_keeps_edges_and_weights_cover_the_image():
+def test_sampling_is_half_edges_and_weights_cover_the_image():
     mask = halves().repeat(2, 1, 1)
     edges = label_edges(mask)
     q = sample_queries(mask, edges, 10, torch.Generator().manual_seed(0))
     assert q.coords.shape == (2, 10, 2) and q.mask.shape == (2, 10)
-    assert q.edges.sum(1).tolist() == [8, 8]  # all 8 edge pixels come first
+    assert q.edges.sum(1).tolist() == [5, 5]  # half of the points from the 8 edge pixels, half from the other 8
+    assert len(set(map(tuple, q.coords[0].tolist()))) == 10  # no pixel twice
     assert q.weight.sum(1).tolist() == pytest.approx([16.0, 16.0])
     # the class at each sampled coordinate is the class of that pixel
     col = ((q.coords[..., 1] + 1) * 2 - 0.5).round().long()
     assert torch.equal(q.mask, (col >= 2).long())
+    few = sample_queries(mask, edges, 14, torch.Generator().manual_seed(1))  # 7 wanted from each stratum of 8
+    assert few.edges.sum(1).tolist() == [7, 7]
+    most = sample_queries(mask[:1], torch.ones_like(edges[:1]), 12, torch.Generator().manual_seed(2))  # all edges
+    assert most.edges.all() and most.weight.sum().item() == pytest.approx(16.0)
 
 
 def test_step_schedule_is_the_papers():

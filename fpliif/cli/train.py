@@ -24,8 +24,11 @@ examples:
   torchrun --nproc_per_node 4 -m fpliif train --data mini --batch-size 8 --out runs/ddp   # 4 GPUs
 """
 
-# Options that may change when a run is resumed; everything else comes from the checkpoint.
-RESUME_OVERRIDES = ("max_minutes", "max_steps", "workers", "epochs", "log_every", "val_every")
+# Options that may change when a run is resumed; everything else comes from the checkpoint. The learning-rate
+# schedule is a function of the step, so a new --schedule, --lr, --epochs or --decay-epochs takes effect from the
+# step the run resumes at (e.g. a constant run ending in a cosine decay, or a step decay moved later).
+RESUME_OVERRIDES = ("max_minutes", "max_steps", "workers", "epochs", "log_every", "val_every",
+                    "schedule", "lr", "decay_epochs", "warmup_epochs")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,8 +42,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--data", action="append", metavar="PATH", help="training set folder; repeat to concatenate")
     d.add_argument("--val-data", metavar="PATH", help="validation set (default: the val split of the first --data)")
     d.add_argument("--layout", default="auto", help="dataset layout for every --data (default: detect)")
-    d.add_argument("--size", type=int, default=None, help="image and mask side in pixels (default 256)")
-    d.add_argument("--no-augment", action="store_true", help="turn off the paper's augmentation")
+    d.add_argument("--size", type=int, default=None, help="network input side in pixels (default 256)")
+    d.add_argument("--label-size", type=int, default=None,
+                   help="side of the label maps the loss is computed on (default --size); the decoder is queried at "
+                        "their pixel centres, so a small input can learn from sharp labels (e.g. --size 128 "
+                        "--label-size 256)")
+    d.add_argument("--augment", choices=("face", "paper", "none"), default=None,
+                   help="face (default: rotation +-20, scale 0.75-1.35, mild colour, flips that swap left/right "
+                        "labels), paper (the paper's: rotation 30, shear 20, scale 0.5-3, strong colour), none")
+    d.add_argument("--no-augment", action="store_true", help="the same as --augment none")
     m = p.add_argument_group("model")
     m.add_argument("--model", default=None, help="registered model: fpliif, fpliif-small, unet (default fpliif)")
     m.add_argument("--init", metavar="PATH_OR_REPO", help="start from published weights (folder, 'default', repo)")
@@ -61,7 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--grad-clip", type=float, default=None, help="max gradient norm (default off)")
     o.add_argument("--ema", action="store_true", default=None, help="keep an EMA of the weights for val/export")
     o.add_argument("--ema-decay", type=float, default=None)
-    o.add_argument("--amp", choices=("auto", "bf16", "off"), default=None, help="auto = bf16 autocast on CUDA")
+    o.add_argument("--amp", choices=("auto", "bf16", "off"), default=None,
+                   help="auto = bf16 autocast where it is fast: CUDA, CPUs with AVX-512 BF16 or AMX")
     o.add_argument("--seed", type=int, default=None)
     r = p.add_argument_group("run")
     r.add_argument("--out", type=Path, help="run folder (default runs/MODEL-TIME; with --resume, its folder)")
@@ -122,7 +133,7 @@ def _build_trainer(args: argparse.Namespace, dist):
         saved.update({k: v for k, v in values.items() if k in RESUME_OVERRIDES})
         opts = TrainOptions.from_dict(saved)
         cli = dict(state.get("extra", {}).get("cli", {}))
-        for key in ("data", "val_data", "layout", "size", "no_augment"):
+        for key in ("data", "val_data", "layout", "size", "label_size", "augment"):
             if getattr(args, key) not in (None, False):
                 cli[key] = getattr(args, key)
         out = args.out or ckpt_path.parent
@@ -135,7 +146,8 @@ def _build_trainer(args: argparse.Namespace, dist):
         opts = TrainOptions.from_dict(values)
         absolute = lambda p: str(Path(p).expanduser().resolve()) if p else p  # resume works from any folder
         cli = {"data": [absolute(p) for p in args.data], "val_data": absolute(args.val_data), "layout": args.layout,
-               "size": args.size or 256, "no_augment": args.no_augment}
+               "size": args.size or 256, "label_size": args.label_size or args.size or 256,
+               "augment": "none" if args.no_augment else (args.augment or "face")}
         out = args.out or Path("runs") / f"{args.model or 'fpliif'}-{time.strftime('%Y%m%d-%H%M%S')}"
     torch_seed(opts.seed)
     model = _make_model(args, state, cli["size"], opts)
@@ -206,12 +218,15 @@ def _open_datasets(cli: dict, label_names, seed: int):
     from ..data import open_dataset
     from ..train.data import concat_datasets
 
-    size, layout, augment = cli["size"], cli.get("layout") or "auto", not cli.get("no_augment")
-    train = [open_dataset(p, split="train", size=size, augment=augment, label_names=label_names, layout=layout)
-             for p in cli["data"]]
+    size, layout = cli["size"], cli.get("layout") or "auto"
+    label_size = cli.get("label_size") or size
+    augment = cli.get("augment") or ("none" if cli.get("no_augment") else "paper")  # runs from before presets
+    train = [open_dataset(p, split="train", size=size, mask_size=label_size, augment=augment,
+                          label_names=label_names, layout=layout) for p in cli["data"]]
     val_path = cli.get("val_data") or cli["data"][0]
     try:
-        val = open_dataset(val_path, split="val", size=size, augment=False, label_names=label_names, layout=layout)
+        val = open_dataset(val_path, split="val", size=size, mask_size=label_size, augment=False,
+                           label_names=label_names, layout=layout)
     except ValueError as e:
         print(f"fpliif train: no validation ({e}); pass --val-data to validate", file=sys.stderr)
         val = None

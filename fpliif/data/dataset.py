@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import ConcatDataset, Dataset, Subset
+from torch.utils.data import Dataset
 
-from .augment import AugmentConfig, augment_sample
+from .augment import AugmentConfig, augment_sample, augmentation
 from .layouts import Listing, Sample
 
-__all__ = ["FaceParsingDataset", "IGNORE", "NOT_ANNOTATED", "label_mapping", "read_mask", "set_epoch"]
+__all__ = ["FaceParsingDataset", "IGNORE", "NOT_ANNOTATED", "label_mapping", "read_mask"]
 
 IGNORE = 255  # unknown: no loss, not counted by the metrics
 NOT_ANNOTATED = 254  # none of this sample's annotated classes (partial labels); not counted by the metrics
@@ -94,33 +94,29 @@ class FaceParsingDataset(Dataset):
 
     Each item is a dict: ``image`` ``3 x S x S`` float32 in [0, 1]; ``mask`` ``M x M`` int64 class ids with
     ``IGNORE`` (255) and ``NOT_ANNOTATED`` (254); ``annotated`` ``K`` bool; ``id`` str. ``M`` is ``mask_size``
-    (default ``S``). With ``seed`` set, the augmentation of item ``i`` in epoch ``e`` depends only on
-    ``(seed, e, i)``, so it does not change with the number of loader workers and resumes exactly.
+    (default ``S``): a small network input can be supervised by sharper labels, since the decoder is queried at
+    the label map's pixel centres. ``augment`` is a preset name (``"face"``, ``"paper"``, ``"none"``), ``True``
+    (the paper's), or an :class:`AugmentConfig`. Augmentation draws from the global RNGs, which the training
+    loader seeds per item and epoch (:class:`fpliif.train.loaders.SeededItems`), so a run repeats and resumes
+    exactly whatever the number of loader workers.
     """
 
     def __init__(self, listing: Listing, label_names: Sequence[str], size: int | None = 256,
-                 mask_size: int | None = None, augment: bool | AugmentConfig = False,
-                 seed: int | None = None, root: str | Path | None = None):
+                 mask_size: int | None = None, augment: bool | str | AugmentConfig = False,
+                 root: str | Path | None = None):
         self.listing, self.samples, self.root = listing, listing.samples, root
         self.label_names = tuple(label_names)
         self.size, self.mask_size = size, mask_size or size
-        self.augment = AugmentConfig() if augment is True else (augment or None)
-        if self.augment is not None and self.mask_size != self.size:
-            raise ValueError(f"augmentation needs mask_size == size, got {self.mask_size} and {self.size}")
+        self.augment = augmentation(augment)
         if listing.names:
             self.lut, self.annotated = label_mapping(listing.names, self.label_names)
             self.lut8 = self.lut.astype(np.uint8)
         else:
             self.lut, self.annotated = None, torch.zeros(len(self.label_names), dtype=torch.bool)
         self.mirror = _mirror_permutation(self.label_names)
-        self.seed, self.epoch = seed, 0
 
     def __len__(self) -> int:
         return len(self.samples)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Use the augmentation draws of ``epoch`` (only matters with ``seed`` set)."""
-        self.epoch = int(epoch)
 
     def __getitem__(self, index: int) -> dict:
         sample = self.samples[index]
@@ -136,10 +132,9 @@ class FaceParsingDataset(Dataset):
             "id": sample.id,
         }
         if self.augment is not None:
-            generator = self._generator(index)
             with _single_threaded():
                 item["image"], item["mask"], item["annotated"] = augment_sample(
-                    item["image"], item["mask"], item["annotated"], self.augment, generator, self.mirror)
+                    item["image"], item["mask"], item["annotated"], self.augment, None, self.mirror)
         return item
 
     def load_mask(self, sample: Sample, image_size: tuple[int, int]) -> np.ndarray:
@@ -157,18 +152,6 @@ class FaceParsingDataset(Dataset):
         if self.mask_size is not None and mask.shape != (self.mask_size, self.mask_size):
             mask = np.asarray(Image.fromarray(mask).resize((self.mask_size, self.mask_size), Image.NEAREST))
         return image, mask
-
-    def _generator(self, index: int) -> torch.Generator | None:
-        if self.seed is None:
-            return None  # the global RNG (seeded per loader worker by PyTorch)
-        return torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 10_000_019 + index)
-
-    def index_of(self, sample_id: str) -> int:
-        """Position of the sample with this id."""
-        for i, s in enumerate(self.samples):
-            if s.id == sample_id:
-                return i
-        raise KeyError(f"no sample with id {sample_id!r} in this dataset")
 
 
 @contextmanager
@@ -191,14 +174,3 @@ def _mirror_permutation(names: Sequence[str]) -> list[int]:
     from ..labels import LabelSet
 
     return LabelSet.from_names(names).mirror_permutation()
-
-
-def set_epoch(dataset: Dataset, epoch: int) -> None:
-    """Call ``set_epoch`` on a dataset and on every dataset inside a ``ConcatDataset`` or ``Subset``."""
-    if isinstance(dataset, ConcatDataset):
-        for d in dataset.datasets:
-            set_epoch(d, epoch)
-    elif isinstance(dataset, Subset):
-        set_epoch(dataset.dataset, epoch)
-    elif hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)

@@ -28,7 +28,7 @@ class TrainOptions:
     sample_points: int = 0  # queries per image (edges first); 0 = the full ground-truth grid, as in the paper
     ema: bool = False
     ema_decay: float = 0.999
-    amp: str = "auto"  # "auto" = bf16 autocast on CUDA, off elsewhere
+    amp: str = "auto"  # "auto" = bf16 autocast where it is fast (CUDA, CPUs with AVX-512 BF16 or AMX)
     workers: int = -1  # data-loader processes; -1 = the cores per process minus one, up to 8
     val_every: int = 1  # epochs between validations
     val_batch_size: int = 0  # 0 = batch_size
