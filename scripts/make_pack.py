@@ -4,7 +4,8 @@ The shared data (``../shared/data``, 512 px, ~86 MB) never goes into git and is 
 writes a resized copy into the git-ignored ``pack/`` folder (carried with ``run --carry pack``):
 
     pack/
-      celebamask-mini/       800 train + 100 val pairs at SIZE px (images bicubic, masks nearest),
+      celebamask-mini/       800 train + 100 val pairs at SIZE px (images bicubic, masks nearest); the train masks
+                             whose left/right classes are on the wrong sides are swapped back (sides_swapped.json),
         images/<id>.jpg      the same "folder" layout as the source: images/, masks/, splits.json, labels.txt
         masks/<id>.png
         splits.json
@@ -36,6 +37,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a script run from a checkout, not an installed package
 
+import numpy as np  # noqa: E402
+
+from fpliif.data.dataset import sides_swapped  # noqa: E402
 from fpliif.labels import CELEBAMASK_HQ  # noqa: E402
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
@@ -81,11 +85,28 @@ def pack_pairs(src: Path, out: Path, mask_dir: str, size: int, quality: int) -> 
 
 
 def pack_labelled(src: Path, out: Path, size: int, quality: int) -> int:
-    """celebamask-mini at ``size`` px: images/, masks/, splits.json, labels.txt."""
+    """celebamask-mini at ``size`` px: images/, masks/, splits.json, labels.txt, sides_swapped.json."""
     count = pack_pairs(src, out, "masks", size, quality)
     shutil.copyfile(src / "splits.json", out / "splits.json")
     write_labels(out)
+    fix_sides(out, json.loads((src / "splits.json").read_text())["train"])
     return count
+
+
+def fix_sides(out: Path, train_ids: list[str]) -> list[str]:
+    """Swap left/right classes back in the train masks that have them on the wrong sides (never val)."""
+    mirror = np.array(CELEBAMASK_HQ.mirror_permutation() + list(range(len(CELEBAMASK_HQ), 256)), dtype=np.uint8)
+    fixed = []
+    for ident in train_ids:
+        path = out / "masks" / f"{ident}.png"
+        with Image.open(path) as im:
+            mask = np.asarray(im)
+        if sides_swapped(mask, CELEBAMASK_HQ.names):
+            Image.fromarray(mirror[mask]).save(path, optimize=True)
+            fixed.append(ident)
+    (out / "sides_swapped.json").write_text(json.dumps(
+        {"note": "train masks whose left/right classes were swapped back by make_pack.py", "ids": fixed}) + "\n")
+    return fixed
 
 
 def pack_val_originals(src: Path, out: Path) -> int:

@@ -201,3 +201,15 @@ def test_shared_celebamask_mini():
 def test_shared_hair():
     ds = open_dataset(SHARED_DATA / "celeb1k-hair", size=32)
     assert len(ds) == 742 and set(ds[0]["mask"].unique().tolist()) <= {HAIR, NOT_ANNOTATED}
+
+
+def test_sides_swapped_votes_over_the_left_right_pairs():
+    from fpliif.data.dataset import sides_swapped
+
+    names = CELEBAMASK_HQ.names
+    mask = np.zeros((8, 8), dtype=np.uint8)
+    mask[2, 5], mask[2, 2] = names.index("l_eye"), names.index("r_eye")  # person's left eye on the viewer's right
+    mask[1, 5], mask[1, 2] = names.index("l_brow"), names.index("r_brow")
+    assert not sides_swapped(mask, names)
+    assert sides_swapped(mask[:, ::-1], names)
+    assert not sides_swapped(np.zeros((8, 8), dtype=np.uint8), names)  # no pairs: nothing to say

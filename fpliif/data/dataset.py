@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from .augment import AugmentConfig, augment_sample, augmentation
 from .layouts import Listing, Sample
 
-__all__ = ["FaceParsingDataset", "IGNORE", "NOT_ANNOTATED", "label_mapping", "read_mask"]
+__all__ = ["FaceParsingDataset", "IGNORE", "NOT_ANNOTATED", "label_mapping", "read_mask", "sides_swapped"]
 
 IGNORE = 255  # unknown: no loss, not counted by the metrics
 NOT_ANNOTATED = 254  # none of this sample's annotated classes (partial labels); not counted by the metrics
@@ -44,6 +44,22 @@ def label_mapping(source: Sequence[str], target: Sequence[str]) -> tuple[np.ndar
         lut[s] = NOT_ANNOTATED if partial and t == background else t
     annotated = torch.tensor([n in source and not (partial and n == "background") for n in target])
     return lut, annotated
+
+
+def sides_swapped(mask: np.ndarray, label_names: Sequence[str]) -> bool:
+    """Whether a frontal face's left/right classes sit on the unusual sides: the person's left eye, brow and ear
+    (``l_eye``, ...) appear on the viewer's right of an upright face, and a majority of the pairs present says
+    otherwise. CelebAMask-HQ has such masks (56 of the 800 train and 6 of the 100 val masks of celebamask-mini),
+    which teach a model to guess the side; ``scripts/make_pack.py`` swaps the training ones back."""
+    from ..labels import LabelSet
+
+    mirror = LabelSet.from_names(label_names).mirror_permutation()
+    votes = []
+    for left, right in {(i, j) for i, j in enumerate(mirror) if i != j and label_names[i].startswith("l_")}:
+        xl, xr = np.nonzero(mask == left)[1], np.nonzero(mask == right)[1]
+        if len(xl) and len(xr):
+            votes.append(xl.mean() < xr.mean())
+    return len(votes) > 0 and sum(votes) > len(votes) / 2
 
 
 def read_mask(sample: Sample) -> np.ndarray:
