@@ -15,7 +15,7 @@ import time
 import torch
 
 from fpliif import create_model
-from fpliif.train import Trainer, TrainOptions
+from fpliif.train import TrainConfig, Trainer
 from fpliif.train.synthetic import SyntheticFaces
 
 
@@ -24,7 +24,7 @@ def measure(model_name: str, size: int, batch: int, steps: int, device: str, amp
     names = ["background", "skin", "eye", "lip", "hair"] + [f"c{i}" for i in range(14)]  # 19 classes
     model = create_model(model_name, label_names=names, input_size=size)
     data = SyntheticFaces(batch, size, len(names))
-    opts = TrainOptions(batch_size=batch, workers=0, amp=amp, sample_points=points)
+    opts = TrainConfig(batch_size=batch, workers=0, amp=amp, sample_points=points)
     trainer = Trainer(model, data, None, opts, "/tmp/fpliif-bench-train",
                       dist=_dist(device))
     batch_items = next(iter(trainer.loader))

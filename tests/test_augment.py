@@ -13,7 +13,7 @@ from layouts_util import make_folder
 from fpliif.data import AugmentConfig, augment_sample, open_dataset
 from fpliif.data.augment import AUGMENTATIONS, augmentation, color_jitter, hsv_to_rgb, rgb_to_hsv
 from fpliif.labels import CELEBAMASK_HQ
-from fpliif.train.data import SeededItems
+from fpliif.train.loaders import SeededItems
 
 IDENTITY = dict(rotation=0.0, shear=(0.0, 0.0), scale=(1.0, 1.0), brightness=(1.0, 1.0), contrast=(1.0, 1.0),
                 saturation=(1.0, 1.0), hue=0.0)

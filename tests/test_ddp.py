@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fpliif import create_model
-from fpliif.train import Trainer, TrainOptions, init_distributed, shutdown_distributed
+from fpliif.train import TrainConfig, Trainer, init_distributed, shutdown_distributed
 from fpliif.train.synthetic import SyntheticFaces
 
 TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32,
@@ -34,7 +34,7 @@ def worker(rank: int, port: int, out: str) -> None:
     assert info.distributed and dist.get_backend() == "gloo"
     torch.manual_seed(0)
     model = create_model("fpliif", **TINY)
-    opts = TrainOptions(epochs=2, batch_size=2, workers=0, lr=5e-3, ema=True, log_every=1)
+    opts = TrainConfig(epochs=2, batch_size=2, workers=0, lr=5e-3, ema=True, log_every=1)
     trainer = Trainer(model, SyntheticFaces(8, 32, noise=0.1), SyntheticFaces(2, 32), opts, out, info)
     trainer.fit()
     torch.save({"model": model.state_dict(), "ema": trainer.ema.module.state_dict(), "step": trainer.step},
@@ -53,7 +53,7 @@ def test_two_gloo_processes_stay_identical(tmp_path):
     for part in ("model", "ema"):
         for k, v in r0[part].items():
             assert torch.equal(v, r1[part][k]), (part, k)
-    start = TrainOptions().seed  # the weights moved from their (shared) initialisation
+    start = TrainConfig().seed  # the weights moved from their (shared) initialisation
     torch.manual_seed(start)
     init = create_model("fpliif", **TINY).state_dict()
     assert any(not torch.equal(init[k], r0["model"][k]) for k in init)

@@ -7,7 +7,8 @@ import torch
 
 from fpliif import create_model, save_pretrained
 from fpliif.cli import main
-from fpliif.train import Trainer, TrainOptions, classifier_keys, freeze_encoder, init_from_pretrained, parse_labels
+from fpliif.train import TrainConfig, Trainer, freeze_encoder, init_from_pretrained, parse_labels
+from fpliif.train.finetune import _classifier_keys as classifier_keys
 from fpliif.train.finetune import transfer_weights
 from fpliif.train.synthetic import SyntheticFaces
 
@@ -55,7 +56,7 @@ def test_frozen_encoder_does_not_move(tmp_path):
     assert freeze_encoder(model) > 0
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     head = model.decoder.mlp.layers[-1].weight.clone()
-    opts = TrainOptions(epochs=1, batch_size=4, workers=0, lr=1e-2, freeze_encoder=True)
+    opts = TrainConfig(epochs=1, batch_size=4, workers=0, lr=1e-2, freeze_encoder=True)
     Trainer(model, SyntheticFaces(8, 32), None, opts, tmp_path).fit()
     for k, v in model.encoder.state_dict().items():
         assert torch.equal(v, before[k]), k

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fpliif import create_model
-from fpliif.train import Trainer, TrainOptions, load_checkpoint
+from fpliif.train import TrainConfig, Trainer, load_checkpoint
 from fpliif.train.synthetic import SyntheticFaces
 
 TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32,
@@ -16,7 +16,7 @@ TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidd
 def make_trainer(out, **opts) -> Trainer:
     torch.manual_seed(0)
     model = create_model("fpliif", **TINY)
-    options = TrainOptions(**{"epochs": 3, "batch_size": 4, "workers": 0, "lr": 2e-3, "log_every": 1, **opts})
+    options = TrainConfig(**{"epochs": 3, "batch_size": 4, "workers": 0, "lr": 2e-3, "log_every": 1, **opts})
     train = SyntheticFaces(10, 32, 5, noise=0.1)  # 2 steps per epoch, one leftover image dropped
     val = SyntheticFaces(4, 32, 5, seed=1)
     return Trainer(model, train, val, options, out)
@@ -56,7 +56,7 @@ def test_checkpoint_holds_everything(tmp_path):
     trainer = make_trainer(tmp_path, max_steps=1, ema=True)
     trainer.fit()
     state = load_checkpoint(tmp_path)
-    for key in ("config", "model", "optimizer", "schedule", "step", "epoch", "rng", "ema", "history", "options"):
+    for key in ("config", "train_config", "model", "optimizer", "step", "epoch", "rng", "ema", "history", "timing"):
         assert key in state, key
     assert set(state["rng"]) >= {"python", "numpy", "torch"}
     assert not list(tmp_path.glob("*.tmp"))

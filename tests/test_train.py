@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from torch.utils.data import ConcatDataset
 
 from fpliif import create_model, from_pretrained
 from fpliif.cli import main
-from fpliif.train import Trainer, TrainOptions
+from fpliif.train import TrainConfig, Trainer
 from fpliif.train.synthetic import SyntheticFaces
 
 NAMES = ["background", "skin", "eye", "lip", "hair"]
@@ -27,8 +28,8 @@ def tiny(name: str = "fpliif", **kw):
     return create_model(name, **{**TINY, **kw})
 
 
-def options(**kw) -> TrainOptions:
-    return TrainOptions(**{"epochs": 4, "batch_size": 4, "workers": 0, "lr": 5e-3, "log_every": 1, **kw})
+def options(**kw) -> TrainConfig:
+    return TrainConfig(**{"epochs": 4, "batch_size": 4, "workers": 0, "lr": 5e-3, "log_every": 1, **kw})
 
 
 def test_loss_falls_and_val_improves(tmp_path):
@@ -91,6 +92,35 @@ def test_cli_trains_resumes_and_exports(tmp_path):
     assert from_pretrained(run / "best").cfg.label_names == NAMES
     card = (run / "final" / "README.md").read_text()
     assert f"fpliif train --data {data}" in card and "--resume" not in card
+
+
+def test_run_recipe_is_saved_and_replayable(tmp_path, capsys):
+    data = write_folder_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    args = ["train", "--data", str(data), "--labels", ",".join(NAMES), "--size", "32", "--label-size", "64",
+            "--augment", "none", "--model", "fpliif-small", "--epochs", "1", "--batch-size", "3", "--workers", "0",
+            "--sample-points", "200", "--out", str(run)]
+    assert main(args) == 0
+    saved = TrainConfig.load(run)
+    assert (saved.input_size, saved.label_size, saved.augment, saved.sample_points) == (32, 64, "none", 200)
+    assert TrainConfig.load(run / "best" / "train_config.json") == saved  # the recipe travels with the weights
+    # the card's command is the same recipe
+    from fpliif.cli import build_parser
+    from fpliif.cli.train import config_values
+
+    command = saved.command()
+    assert "--size 32 --label-size 64" in command and "--max-steps" not in command
+    parsed = config_values(build_parser().parse_args(command.split()[1:]))
+    assert TrainConfig(**parsed) == replace(saved, workers=-1, data_note="")  # the machine's part is left out
+    # --config replays it, flags override
+    assert main(["train", "--config", str(run / "train_config.json"), "--epochs", "2", "--max-steps", "1",
+                 "--out", str(tmp_path / "again")]) == 0
+    again = TrainConfig.load(tmp_path / "again")
+    assert again.epochs == 2 and again.label_size == 64 and again.data == saved.data
+    # a resumed run keeps what defines it
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "again"), "--size", "64"]) == 2
+    assert "input_size cannot change when a run is resumed" in capsys.readouterr().err
 
 
 def test_cli_refuses_to_validate_on_training_images(tmp_path):

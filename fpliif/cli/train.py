@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
-import time
 from pathlib import Path
-
-from . import CommandError
 
 __all__ = ["add_parser", "run"]
 
 EPILOG = """\
-run folder (--out): train.log, last.pt (resume point), best/ and final/ (save_pretrained folders with a model
-card), loss.png, val.png, val_predictions.png, metrics.json.
+run folder (--out): train_config.json (the whole recipe), train.log, last.pt (resume point), best/ and final/
+(save_pretrained folders with a model card and the recipe), loss.png, val.png, val_predictions.png, metrics.json.
 
 examples:
   fpliif train --data ../shared/data/celebamask-mini --model fpliif --epochs 200 --out runs/celeba
+  fpliif train --data mini --size 128 --label-size 256 --sample-points 4096 --ema --out runs/cpu   # on a CPU
+  fpliif train --config runs/celeba/train_config.json --out runs/again    # the same recipe (flags override)
   fpliif train --data mini --data hair-pseudo --val-data mini --model fpliif-small --ema --out runs/small
   fpliif train --resume runs/celeba --max-minutes 9          # continue exactly where it stopped
   fpliif train --data lapa/ --init user/fpliif-celebamask --labels lapa --lambda-edge 40 --out runs/lapa
   torchrun --nproc_per_node 4 -m fpliif train --data mini --batch-size 8 --out runs/ddp   # 4 GPUs
 """
-
-# Options that may change when a run is resumed; everything else comes from the checkpoint. The learning-rate
-# schedule is a function of the step, so a new --schedule, --lr, --epochs or --decay-epochs takes effect from the
-# step the run resumes at (e.g. a constant run ending in a cosine decay, or a step decay moved later).
-RESUME_OVERRIDES = ("max_minutes", "max_steps", "workers", "epochs", "log_every", "val_every",
-                    "schedule", "lr", "decay_epochs", "warmup_epochs")
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -38,10 +28,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "lambda x edge-aware cross-entropy, softmax temperature from the model config.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--config", type=Path, metavar="JSON",
+                   help="a train_config.json (from a run folder) to start from; flags given here override it")
     d = p.add_argument_group("data")
     d.add_argument("--data", action="append", metavar="PATH", help="training set folder; repeat to concatenate")
     d.add_argument("--val-data", metavar="PATH", help="validation set (default: the val split of the first --data)")
-    d.add_argument("--layout", default="auto", help="dataset layout for every --data (default: detect)")
+    d.add_argument("--layout", default=None, help="dataset layout for every --data (default: detect)")
     d.add_argument("--size", type=int, default=None, help="network input side in pixels (default 256)")
     d.add_argument("--label-size", type=int, default=None,
                    help="side of the label maps the loss is computed on (default --size); the decoder is queried at "
@@ -52,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "labels), paper (the paper's: rotation 30, shear 20, scale 0.5-3, strong colour), none")
     d.add_argument("--no-augment", action="store_true", help="the same as --augment none")
     m = p.add_argument_group("model")
-    m.add_argument("--model", default=None, help="registered model: fpliif, fpliif-small, unet (default fpliif)")
+    m.add_argument("--model", default=None,
+                   help="registered model: fpliif (default), fpliif-small, unet-baseline (or unet), unet-small")
     m.add_argument("--init", metavar="PATH_OR_REPO", help="start from published weights (folder, 'default', repo)")
     m.add_argument("--labels", metavar="SET|NAMES", help="label set name (lapa, celebamask-hq) or comma list")
     m.add_argument("--freeze-encoder", action="store_true", help="train only the decoder")
@@ -76,13 +69,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--seed", type=int, default=None)
     r = p.add_argument_group("run")
     r.add_argument("--out", type=Path, help="run folder (default runs/MODEL-TIME; with --resume, its folder)")
-    r.add_argument("--resume", metavar="RUN_DIR_OR_CKPT", help="continue a run exactly from its last.pt")
+    r.add_argument("--resume", metavar="RUN_DIR_OR_CKPT",
+                   help="continue a run exactly from its last.pt; only the budget, --epochs, --workers, --device, "
+                        "--log-every, --val-every and the schedule (--schedule, --lr, --decay-epochs, "
+                        "--warmup-epochs: from the step it resumes at) may change")
     r.add_argument("--max-minutes", type=float, default=None, help="stop (resumable) before this much wall time")
     r.add_argument("--max-steps", type=int, default=None, help="stop (resumable) when the global step reaches N")
     r.add_argument("--workers", type=int, default=None, help="data loader processes (default: cores - 1, up to 8)")
     r.add_argument("--val-every", type=int, default=None, help="epochs between validations (default 1)")
     r.add_argument("--log-every", type=int, default=None, help="steps between log lines (default 10)")
-    r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    r.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, mps")
     r.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice); 1 is much faster on a busy shared CPU")
     r.add_argument("--data-note", default=None, help="training-data text for the model card")
@@ -90,160 +86,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _option_values(args: argparse.Namespace) -> dict:
-    from ..train.options import TrainOptions
+def config_values(args: argparse.Namespace) -> dict:
+    """The :class:`~fpliif.train.TrainConfig` fields given on the command line (flags left out are not here)."""
+    from ..train.config import FLAGS, TrainConfig
 
-    values = {}
-    for name in TrainOptions.__dataclass_fields__:
-        v = getattr(args, name, None)
-        if v is not None:
-            values[name] = v
-    if args.freeze_encoder:
-        values["freeze_encoder"] = True
+    flag_of = {field: FLAGS.get(field, field) for field in TrainConfig.__dataclass_fields__}
+    values = {field: getattr(args, flag) for field, flag in flag_of.items() if getattr(args, flag, None) is not None}
+    for switch in ("freeze_encoder", "ema"):
+        if getattr(args, switch, None) is False:
+            values.pop(switch, None)  # store_true left off: keep the config's value
+    if args.no_augment:
+        values["augment"] = "none"
     return values
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.distributed import init_distributed, shutdown_distributed
+    from ..train import TrainConfig, train
 
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    dist = init_distributed(args.device)
-    try:
-        trainer = _build_trainer(args, dist)
-        summary = trainer.fit()
-    finally:
-        shutdown_distributed()
-    return 0 if summary["step"] > 0 else 1
-
-
-def _build_trainer(args: argparse.Namespace, dist):
-    from ..train.checkpoint import load_checkpoint, resolve_checkpoint
-    from ..train.loop import Trainer
-    from ..train.options import TrainOptions
-
-    values = _option_values(args)
-    state = None
+    values = config_values(args)
     if args.resume:
-        ckpt_path = resolve_checkpoint(args.resume)
-        state = load_checkpoint(ckpt_path)
-        saved = {**state["options"], "max_minutes": 0.0, "max_steps": 0}  # a budget is for one invocation
-        saved.update({k: v for k, v in values.items() if k in RESUME_OVERRIDES})
-        opts = TrainOptions.from_dict(saved)
-        cli = dict(state.get("extra", {}).get("cli", {}))
-        for key in ("data", "val_data", "layout", "size", "label_size", "augment"):
-            if getattr(args, key) not in (None, False):
-                cli[key] = getattr(args, key)
-        out = args.out or ckpt_path.parent
+        if args.config:
+            raise ValueError("--config starts a new run; --resume continues one from its own config: give one")
+        summary = train(resume=args.resume, out_dir=args.out, overrides=values)
     else:
-        if not args.data:
-            raise CommandError("give --data PATH (a training set), or --resume RUN_DIR to continue a run")
-        if "data_note" not in values:
-            values["data_note"] = (f"Trained with `fpliif train` on {', '.join(Path(p).name for p in args.data)}; "
-                                   f"validated on the val split of {Path(args.val_data or args.data[0]).name}.")
-        opts = TrainOptions.from_dict(values)
-        absolute = lambda p: str(Path(p).expanduser().resolve()) if p else p  # resume works from any folder
-        cli = {"data": [absolute(p) for p in args.data], "val_data": absolute(args.val_data), "layout": args.layout,
-               "size": args.size or 256, "label_size": args.label_size or args.size or 256,
-               "augment": "none" if args.no_augment else (args.augment or "face")}
-        out = args.out or Path("runs") / f"{args.model or 'fpliif'}-{time.strftime('%Y%m%d-%H%M%S')}"
-    torch_seed(opts.seed)
-    model = _make_model(args, state, cli["size"], opts)
-    train_set, val_set = _open_datasets(cli, model.cfg.label_names, opts.seed)
-    trainer = Trainer(model, train_set, val_set, opts, out, dist)
-    if state is not None:
-        trainer.load_state_dict(state)
-    # the model card names the command that started the run, resumed or not
-    trainer.command = trainer.extra.get("command") or command_line(args)
-    trainer.extra.update(command=trainer.command, cli={k: (str(v) if isinstance(v, Path) else v)
-                                                       for k, v in cli.items()})
-    return trainer
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """The ``fpliif train`` command that reproduces ``args`` (for the model card)."""
-    parts = ["fpliif", "train"]
-    skip = {"command", "run", "resume", "max_minutes", "max_steps"}
-    for key, value in vars(args).items():
-        if key in skip or value is None or value is False or (key in ("layout", "device") and value == "auto"):
-            continue
-        flag = "--" + key.replace("_", "-")
-        for v in value if isinstance(value, list) else [value]:
-            parts += [flag] if v is True else [flag, shlex.quote(str(v))]
-    return " ".join(parts)
-
-
-def torch_seed(seed: int) -> None:
-    import random
-
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _make_model(args, state, size: int, opts):
-    from ..config import FPLIIFConfig
-    from ..models.registry import build_model, create_model, list_models
-    from ..train.finetune import freeze_encoder, init_from_pretrained, parse_labels
-
-    if state is not None:
-        model = build_model(FPLIIFConfig.from_dict(state["config"]))
-    elif args.init:
-        labels = parse_labels(args.labels) if args.labels else None
-        model, report = init_from_pretrained(args.init, labels.names if labels else None,
-                                             labels.name if labels else None)
-        if report["new"]:
-            print(f"fpliif train: fine-tuning {args.init}: kept classifier rows {report['kept']}, "
-                  f"new {report['new']}", file=sys.stderr)
-    else:
-        name = {"unet": "unet-baseline"}.get(args.model or "fpliif", args.model or "fpliif")
-        if name not in list_models():
-            raise CommandError(f"unknown --model {args.model!r}; registered: {', '.join(list_models())} (or unet)")
-        overrides = {"input_size": size}
-        if args.labels:
-            labels = parse_labels(args.labels)
-            overrides.update(label_names=list(labels.names), label_set=labels.name)
-        model = create_model(name, **overrides)
-    if opts.freeze_encoder:
-        freeze_encoder(model)
-    return model.train()
-
-
-def _open_datasets(cli: dict, label_names, seed: int):
-    from ..data import open_dataset
-    from ..train.data import concat_datasets
-
-    size, layout = cli["size"], cli.get("layout") or "auto"
-    label_size = cli.get("label_size") or size
-    augment = cli.get("augment") or ("none" if cli.get("no_augment") else "paper")  # runs from before presets
-    train = [open_dataset(p, split="train", size=size, mask_size=label_size, augment=augment,
-                          label_names=label_names, layout=layout) for p in cli["data"]]
-    val_path = cli.get("val_data") or cli["data"][0]
-    try:
-        val = open_dataset(val_path, split="val", size=size, mask_size=label_size, augment=False,
-                           label_names=label_names, layout=layout)
-    except ValueError as e:
-        print(f"fpliif train: no validation ({e}); pass --val-data to validate", file=sys.stderr)
-        val = None
-    if val is not None:
-        _check_disjoint(train, cli["data"], val, val_path)
-    return concat_datasets(train), val
-
-
-def _check_disjoint(train: list, train_paths: list, val, val_path) -> None:
-    """Refuse to validate on images that are also trained on (a layout without a split file gives them all)."""
-    val_ids = {s.id for s in getattr(val, "samples", [])}
-    for ds, path in zip(train, train_paths):
-        if Path(path).resolve() != Path(val_path).resolve():
-            continue
-        shared = val_ids & {s.id for s in getattr(ds, "samples", [])}
-        if shared:
-            raise CommandError(
-                f"{path} gives the same {len(shared)} images for its train and val splits (no split file?); "
-                "pass a separate --val-data folder so the model is never trained on its validation set"
-            )
+        base = TrainConfig.load(args.config) if args.config else TrainConfig()
+        summary = train(base, args.out, overrides=values)
+    return 0 if summary["step"] > 0 else 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "shutdown_distributed", "all_reduce_sum", "ShardedSampler", "seed_for"]
+__all__ = ["DistInfo", "init_distributed", "shutdown_distributed", "ShardedSampler", "seed_for"]
 
 
 @dataclass
@@ -71,13 +71,6 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum ``tensor`` over all processes in place (a no-op for one process)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor
-
-
 def seed_for(*parts: int) -> int:
     """A 63-bit seed mixed from integers (seed, epoch, index, ...), the same on every machine."""
     h = 0x9E3779B97F4A7C15
@@ -93,7 +86,7 @@ class ShardedSampler(torch.utils.data.Sampler):
     Each epoch is a permutation seeded by ``(seed, epoch)``, padded to a multiple of ``world_size`` and split
     by rank; :meth:`set_epoch` with ``start`` skips the samples this rank already used, so a resumed run
     sees the same batches as one that never stopped. The epoch travels with each index so a dataset wrapper
-    (see :class:`fpliif.train.data.SeededItems`) can seed augmentation per item, also inside workers.
+    (see :class:`fpliif.train.loaders.SeededItems`) can seed augmentation per item, also inside workers.
     """
 
     def __init__(self, length: int, seed: int = 0, rank: int = 0, world_size: int = 1, shuffle: bool = True):

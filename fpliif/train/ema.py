@@ -1,45 +1,34 @@
-"""Exponential moving average of the weights, used for validation and export when ``--ema`` is on."""
+"""Exponential moving average of the weights, used for validation and export when ``ema`` is on.
+
+PyTorch's :class:`torch.optim.swa_utils.AveragedModel` keeps the averaged copy, its update count and its
+state dict; we give it the averaging rule: ``ema = d * ema + (1 - d) * weights`` with the decay ramped up as
+``d = min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so early averages are not dominated by the random
+initialisation (``get_ema_multi_avg_fn`` has a fixed decay). Buffers are averaged too (``use_buffers=True``).
+"""
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
-__all__ = ["ModelEMA"]
+__all__ = ["weight_ema"]
 
 
-class ModelEMA:
-    """``ema = decay * ema + (1 - decay) * weights`` after every optimiser step; buffers are copied.
-
-    The effective decay ramps up as ``min(decay, (1 + n) / (10 + n))`` so early averages are not dominated by
-    the random initialisation.
-    """
-
-    def __init__(self, model: nn.Module, decay: float = 0.999):
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
-        self.module = copy.deepcopy(model).eval()
-        for p in self.module.parameters():
-            p.requires_grad_(False)
-        self.decay = decay
-        self.updates = 0
+def weight_ema(model: nn.Module, decay: float = 0.999) -> AveragedModel:
+    """An EMA of ``model``: call ``.update_parameters(model)`` after each optimiser step; ``.module`` is the
+    averaged network."""
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        source = model.state_dict()
-        for name, value in self.module.state_dict().items():
-            if value.dtype.is_floating_point:
-                value.mul_(d).add_(source[name].detach(), alpha=1 - d)
-            else:
-                value.copy_(source[name])
+    def ramped(averaged: list[torch.Tensor], current: list[torch.Tensor], updates) -> None:
+        d = min(decay, (1 + float(updates)) / (10 + float(updates)))
+        for avg, cur in zip(averaged, current):
+            avg.lerp_(cur, 1 - d)
 
-    def state_dict(self) -> dict:
-        return {"module": self.module.state_dict(), "decay": self.decay, "updates": self.updates}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.module.load_state_dict(state["module"])
-        self.decay, self.updates = float(state["decay"]), int(state["updates"])
+    ema = AveragedModel(model, multi_avg_fn=ramped, use_buffers=True)
+    ema.module.eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return ema

@@ -16,7 +16,7 @@ from torch import nn
 from ..labels import LabelSet, get_label_set
 from ..models.registry import build_model
 
-__all__ = ["parse_labels", "classifier_keys", "transfer_weights", "init_from_pretrained", "freeze_encoder"]
+__all__ = ["parse_labels", "transfer_weights", "init_from_pretrained", "freeze_encoder"]
 
 
 def parse_labels(spec: str) -> LabelSet:
@@ -33,10 +33,8 @@ def parse_labels(spec: str) -> LabelSet:
     return LabelSet.from_names(names)
 
 
-def classifier_keys(model: nn.Module) -> list[str]:
+def _classifier_keys(model: nn.Module) -> list[str]:
     """Names of the classifier's tensors: the last weight and bias whose first dimension is the class count."""
-    if hasattr(model, "classifier_keys"):
-        return list(model.classifier_keys())
     k = model.cfg.num_classes
     keys = [name for name, p in model.named_parameters() if p.dim() >= 1 and p.shape[0] == k]
     weights = [n for n in keys if n.endswith("weight")]
@@ -55,7 +53,7 @@ def transfer_weights(source: nn.Module, target: nn.Module) -> dict[str, list[str
     """
     src_names, dst_names = list(source.cfg.label_names), list(target.cfg.label_names)
     src_state, dst_state = source.state_dict(), target.state_dict()
-    head = set(classifier_keys(target))
+    head = set(_classifier_keys(target))
     skipped = []
     for name, value in dst_state.items():
         if name in head:
@@ -76,8 +74,9 @@ def transfer_weights(source: nn.Module, target: nn.Module) -> dict[str, list[str
 
 
 def init_from_pretrained(name_or_path: str, label_names: Sequence[str] | None = None,
-                         label_set: str | None = None) -> tuple[nn.Module, dict]:
-    """A model built from published weights (folder, ``"default"`` or Hub repo), for a new label set if given.
+                         label_set: str | None = None, input_size: int | None = None) -> tuple[nn.Module, dict]:
+    """A model built from published weights (folder, ``"default"`` or Hub repo), for a new label set and input
+    size if given (the network's weights do not depend on the input size).
 
     Returns:
         ``(model, report)`` with ``report`` from :func:`transfer_weights` (empty lists when labels are unchanged).
@@ -85,6 +84,8 @@ def init_from_pretrained(name_or_path: str, label_names: Sequence[str] | None = 
     from ..hub import from_pretrained
 
     source = from_pretrained(name_or_path, device="cpu")
+    if input_size is not None:
+        source.cfg = replace(source.cfg, input_size=input_size)  # checks the size against the encoder's stride
     if label_names is None or list(label_names) == list(source.cfg.label_names):
         source.train()
         return source, {"kept": list(source.cfg.label_names), "new": [], "skipped": []}

@@ -1,8 +1,9 @@
 """The training loop: one explicit ``fit`` with small helpers, checkpointed and resumable bit-for-bit.
 
 Reading order: :class:`Trainer.__init__` builds the optimiser, schedule, EMA and loaders;
-:meth:`Trainer.fit` runs epochs of :meth:`Trainer.train_step`, validates, exports the best model and writes
-``last.pt`` after each epoch and whenever a ``max_steps`` / ``max_minutes`` budget stops the run early.
+:meth:`Trainer.fit` runs epochs of :meth:`Trainer.train_step`, validates, saves the best weights and writes
+``last.pt`` after each epoch and whenever a ``max_steps`` / ``max_minutes`` budget stops the run early. The
+trainer owns the history and the timings; :class:`RunReport` only shows and plots the values it is given.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .data import SeededItems, train_loader, val_loader
+from .config import TrainConfig
 from .distributed import DistInfo, ShardedSampler, seed_for
-from .ema import ModelEMA
+from .ema import weight_ema
+from .loaders import SeededItems, train_loader, val_loader
 from .losses import label_edges, parsing_loss
-from .options import TrainOptions
 from .report import RunReport
 from .sampling import sample_queries
 from .schedule import LRSchedule
-from .validate import evaluate
+from .validate import validate
 
 __all__ = ["Trainer", "ParsingNet", "bf16_is_fast"]
 
@@ -50,15 +51,14 @@ class Trainer:
     Args:
         model: any network with ``forward(images, size) -> B x K x H x W`` logits and a ``cfg``.
         train_set, val_set: datasets of item dicts (``val_set`` may be ``None``).
-        opts: :class:`TrainOptions`.
+        cfg: the :class:`TrainConfig` (its optimisation and run fields are used here).
         out_dir: the run folder (``last.pt``, ``best/``, ``final/``, ``train.log``, plots).
         dist: this process's place in a ``torchrun`` job (default: one process on the CPU).
-        command: the command line, for the model card.
     """
 
-    def __init__(self, model: nn.Module, train_set, val_set, opts: TrainOptions, out_dir: str | Path,
-                 dist: DistInfo | None = None, command: str = ""):
-        self.opts, self.dist, self.command = opts, dist or DistInfo(), command
+    def __init__(self, model: nn.Module, train_set, val_set, cfg: TrainConfig, out_dir: str | Path,
+                 dist: DistInfo | None = None):
+        self.tc, self.dist = cfg, dist or DistInfo()
         self.out_dir = Path(out_dir)
         self.device = self.dist.device
         if self.device.type == "cuda":
@@ -67,19 +67,19 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         self.model = model.to(self.device)
         self.cfg = model.cfg
-        self.use_points = opts.sample_points > 0 and hasattr(model, "encode") and hasattr(model, "query")
+        self.use_points = cfg.sample_points > 0 and hasattr(model, "encode") and hasattr(model, "query")
         self.net = self._wrap(ParsingNet(self.model))
         params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(params, lr=opts.lr, weight_decay=opts.weight_decay)
-        self.ema = ModelEMA(self.model, opts.ema_decay) if opts.ema else None
+        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.ema = weight_ema(self.model, cfg.ema_decay) if cfg.ema else None
         self._make_loaders(train_set, val_set)
-        total = self.steps_per_epoch * opts.epochs
-        warmup = int(round(opts.warmup_epochs * self.steps_per_epoch)) if opts.schedule != "step" else 0
-        self.schedule = LRSchedule(opts.schedule, opts.lr, total, self.steps_per_epoch, warmup,
-                                   opts.decay_epochs, opts.gamma)
+        total = self.steps_per_epoch * cfg.epochs
+        warmup = int(round(cfg.warmup_epochs * self.steps_per_epoch)) if cfg.schedule != "step" else 0
+        self.schedule = LRSchedule(cfg.schedule, cfg.lr, total, self.steps_per_epoch, warmup,
+                                   cfg.decay_epochs, cfg.gamma)
         self.step, self.epoch, self.best = 0, 0, {"mean_f1": -1.0, "epoch": -1}
         self.history: dict[str, list] = {"train": [], "val": []}
-        self.extra: dict = {}  # saved with the checkpoint (the CLI keeps its data arguments here)
+        self.timing = {"step_seconds": 0.0, "val_seconds": 0.0}  # moving average of a step; the last validation
         self.report = RunReport(self.out_dir, self.dist.is_main)
 
     # ----------------------------------------------------------------------------------------- setup
@@ -90,24 +90,24 @@ class Trainer:
         return DistributedDataParallel(net, device_ids=ids)
 
     def _make_loaders(self, train_set, val_set) -> None:
-        o, d = self.opts, self.dist
+        c, d = self.tc, self.dist
         pin = self.device.type == "cuda"
         k = self.cfg.num_classes
-        self.sampler = ShardedSampler(len(train_set), o.seed, d.rank, d.world_size)
-        self.steps_per_epoch = self.sampler.per_rank // o.batch_size
+        self.sampler = ShardedSampler(len(train_set), c.seed, d.rank, d.world_size)
+        self.steps_per_epoch = self.sampler.per_rank // c.batch_size
         if self.steps_per_epoch < 1:
             raise ValueError(
-                f"batch size {o.batch_size} is larger than the {self.sampler.per_rank} training images per "
+                f"batch size {c.batch_size} is larger than the {self.sampler.per_rank} training images per "
                 f"process; lower --batch-size"
             )
-        workers = o.workers if o.workers >= 0 else auto_workers(d.world_size)
-        self.loader = train_loader(SeededItems(train_set, o.seed, k), self.sampler, o.batch_size, workers, pin)
+        workers = c.workers if c.workers >= 0 else auto_workers(d.world_size)
+        self.loader = train_loader(SeededItems(train_set, c.seed, k), self.sampler, c.batch_size, workers, pin)
         self.val_loader = None
         if val_set is not None and len(val_set) > 0 and d.is_main:
-            self.val_loader = val_loader(val_set, o.val_batch_size or o.batch_size, k, workers, pin)
+            self.val_loader = val_loader(val_set, c.val_batch_size or c.batch_size, k, workers, pin)
 
     def autocast(self):
-        amp = self.opts.amp
+        amp = self.tc.amp
         if amp == "bf16" or (amp == "auto" and bf16_is_fast(self.device)):
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -122,21 +122,21 @@ class Trainer:
         edges = label_edges(mask)
         with self.autocast():
             if self.use_points:
-                g = torch.Generator().manual_seed(seed_for(self.opts.seed, self.step, self.dist.rank, 7))
-                q = sample_queries(mask, edges, self.opts.sample_points, g)
+                g = torch.Generator().manual_seed(seed_for(self.tc.seed, self.step, self.dist.rank, 7))
+                q = sample_queries(mask, edges, self.tc.sample_points, g)
                 logits = self.net(images, tuple(mask.shape[-2:]), q.coords)
                 mask, edges, weight = q.mask, q.edges, q.weight
             else:
                 logits, weight = self.net(images, tuple(mask.shape[-2:])), None
-        losses = parsing_loss(logits.float(), mask, annotated, self.cfg.temperature, self.opts.lambda_edge,
+        losses = parsing_loss(logits.float(), mask, annotated, self.cfg.temperature, self.tc.lambda_edge,
                               edges, weight)
         self.optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
-        if self.opts.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.opts.grad_clip)
+        if self.tc.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
         self.optimizer.step()
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update_parameters(self.model)
         self.step += 1
         parts = {k: float(v.detach()) for k, v in losses.items()}
         if not math.isfinite(parts["loss"]):
@@ -149,22 +149,30 @@ class Trainer:
     # ----------------------------------------------------------------------------------------- loop
     def fit(self) -> dict:
         """Train until ``epochs`` (or the step/time budget); returns a summary dict."""
-        o = self.opts
-        self.report.start(self)
+        c = self.tc
+        self.save_config()
+        self.report.start(self.describe(), resumed_at=(self.step, self.epoch))
         t0 = time.monotonic()
         stopped = False
-        while self.epoch < o.epochs and not stopped:
+        while self.epoch < c.epochs and not stopped:
             done = self.step - self.epoch * self.steps_per_epoch
-            self.sampler.set_epoch(self.epoch, done * o.batch_size)
-            bar = self.report.epoch_bar(self, self.steps_per_epoch, done)
-            last = time.monotonic()
+            self.sampler.set_epoch(self.epoch, done * c.batch_size)
+            bar = self.report.epoch_bar(self.epoch, c.epochs, self.steps_per_epoch, done)
+            last = window_start = time.monotonic()
+            window, images = [], 0
             for batch in self.loader:
                 if self._out_of_budget(t0):
                     stopped = True
                     break
                 losses = self._guarded_step(batch)
                 now = time.monotonic()  # a step's time includes waiting for the loader
-                self.report.step(self, bar, losses, len(batch["image"]) * self.dist.world_size, now - last)
+                self._time_step(now - last)
+                window.append(losses)
+                images += len(batch["image"]) * self.dist.world_size
+                bar.update(1)
+                if self.step % c.log_every == 0 or self.step % self.steps_per_epoch == 0:
+                    self._log_train(window, images / max(1e-9, now - window_start), bar)
+                    window, images, window_start = [], 0, now
                 last = now
             bar.close()
             if not stopped:
@@ -173,27 +181,37 @@ class Trainer:
             self.save()
         if not stopped:
             self._finish()
-        return self.report.summary(self, stopped)
+        return self.summary(stopped)
+
+    def _time_step(self, seconds: float) -> None:
+        old = self.timing["step_seconds"]
+        self.timing["step_seconds"] = seconds if not old else 0.9 * old + 0.1 * seconds
+
+    def _log_train(self, window: list[dict], images_per_second: float, bar) -> None:
+        row = {"step": self.step, "loss": sum(w["loss"] for w in window) / len(window),
+               "ce": window[-1]["ce"], "edge": window[-1]["edge"], "lr": window[-1]["lr"]}
+        self.history["train"].append(row)
+        self.report.train_row(self.epoch + 1, row, images_per_second, bar)
 
     def _guarded_step(self, batch: dict) -> dict[str, float]:
         try:
             return self.train_step(batch)
         except torch.OutOfMemoryError as e:
             raise ValueError(
-                f"out of {self.device.type} memory at batch size {self.opts.batch_size} ({e}). The decoder keeps "
+                f"out of {self.device.type} memory at batch size {self.tc.batch_size} ({e}). The decoder keeps "
                 "activations for every queried pixel: lower --batch-size, or query fewer pixels with "
                 "--sample-points 16384"
             ) from e
 
     def _out_of_budget(self, t0: float) -> bool:
         """Whether to stop before the next step; every process takes rank 0's decision."""
-        o = self.opts
-        if o.max_steps and self.step >= o.max_steps:
+        c = self.tc
+        if c.max_steps and self.step >= c.max_steps:
             return True
-        if not o.max_minutes:
+        if not c.max_minutes:
             return False
-        spare = 2 * self.report.step_seconds + (self.report.val_seconds if self._val_after_this_step() else 0)
-        stop = time.monotonic() - t0 + spare > o.max_minutes * 60
+        spare = 2 * self.timing["step_seconds"] + (self.timing["val_seconds"] if self._val_after_this_step() else 0)
+        stop = time.monotonic() - t0 + spare > c.max_minutes * 60
         if self.dist.distributed:
             flag = torch.tensor([float(stop)], device=self.device)
             torch.distributed.broadcast(flag, src=0)
@@ -206,59 +224,85 @@ class Trainer:
         return self._val_due((self.step + 1) // self.steps_per_epoch)
 
     def _val_due(self, epoch: int) -> bool:
-        return self.val_loader is not None and (epoch % self.opts.val_every == 0 or epoch == self.opts.epochs)
+        return self.val_loader is not None and (epoch % self.tc.val_every == 0 or epoch == self.tc.epochs)
 
     def _end_epoch(self) -> None:
         if not self._val_due(self.epoch):
             return
         tic = time.monotonic()
-        result, samples = evaluate(self.eval_model(), self.val_loader, self.device, self.cfg.num_classes,
-                                   self.cfg.temperature, self.opts.lambda_edge, self.autocast,
-                                   self.opts.preview_images)
-        self.report.val_seconds = time.monotonic() - tic
+        result, samples = validate(self.eval_model(), self.val_loader, self.device, self.cfg.num_classes,
+                                   self.cfg.temperature, self.tc.lambda_edge, self.autocast, self.tc.preview_images)
+        self.timing["val_seconds"] = time.monotonic() - tic
         result.update(epoch=self.epoch, step=self.step)
         self.history["val"].append({k: result[k] for k in ("epoch", "step", "mean_f1", "miou", "val_loss")})
         improved = result["mean_f1"] > self.best["mean_f1"]
         if improved:
             self.best = {"mean_f1": result["mean_f1"], "epoch": self.epoch, "result": result}
-            self.export(self.out_dir / "best", result)
-        self.report.validation(self, result, samples, improved)
+            self.save_weights(self.out_dir / "best", result)
+        self.report.validation(result, self.cfg, self.timing["val_seconds"], samples, improved)
+        self.report.plots(self.history)
 
     def _finish(self) -> None:
         result = self.best.get("result") if self.best["epoch"] == self.epoch else None
-        self.export(self.out_dir / "final", result)
-        self.report.finish(self)
+        self.save_weights(self.out_dir / "final", result)
+        self.report.plots(self.history)
+        self.report.info(f"done: {self.step} steps; best val mean F1 {self.best['mean_f1']:.4f} at epoch "
+                         f"{self.best['epoch']} -> {self.out_dir / 'best'}; last weights -> {self.out_dir / 'final'}")
+
+    def summary(self, stopped: bool) -> dict:
+        if stopped:
+            self.report.plots(self.history)
+            self.report.info(f"stopped at step {self.step} (budget); continue with --resume {self.out_dir}")
+        return {"step": self.step, "epoch": self.epoch, "stopped": stopped,
+                "best_mean_f1": self.best["mean_f1"], "best_epoch": self.best["epoch"]}
+
+    def describe(self) -> list[str]:
+        """The run in two lines, for the log."""
+        c, n = self.tc, sum(p.numel() for p in self.model.parameters())
+        lines = [f"run folder {self.out_dir}; model {self.cfg.model_type} ({n / 1e6:.2f} M parameters, "
+                 f"{self.cfg.num_classes} classes) on {self.device} x{self.dist.world_size}",
+                 f"{self.steps_per_epoch} steps/epoch of {c.batch_size} images per process; epochs {c.epochs}; "
+                 f"lr {c.lr} ({c.schedule}); lambda_edge {c.lambda_edge}; tau {self.cfg.temperature}; input "
+                 f"{self.cfg.input_size} px, labels {c.mask_size} px; augment {c.augment}; query points "
+                 f"{c.sample_points or 'full grid'}; ema {c.ema}; amp {c.amp}"]
+        if c.sample_points and not self.use_points:
+            lines.append("this model has no encode/query methods: --sample-points ignored, training on the full grid")
+        return lines
 
     # ----------------------------------------------------------------------------------------- outputs
     def eval_model(self) -> nn.Module:
         """The weights to validate and export: the EMA when it is on, else the trained model."""
         return self.ema.module if self.ema is not None else self.model
 
-    def export(self, directory: Path, result: dict | None) -> None:
+    def save_weights(self, directory: Path, result: dict | None) -> None:
         """``save_pretrained`` the eval model to ``directory`` with a model card holding the val table."""
         if not self.dist.is_main:
             return
         from ..card import model_card
         from ..hub import save_pretrained
-        from .validate import format_table
+        from .validate import validation_table
 
         metrics = ""
         if result is not None:
-            metrics = (f"Validation after epoch {result['epoch']} (step {result['step']}), output at the mask "
-                       f"size, counts over the whole split, background ignored.\n\n"
-                       + format_table(result, self.cfg.label_names))
-        card = model_card(self.cfg, data=self.opts.data_note, licence=self.opts.licence, metrics=metrics,
-                          command=self.command)
+            metrics = (f"Validation after epoch {result['epoch']} (step {result['step']}), output at the label "
+                       f"size ({self.tc.mask_size} px) from a {self.tc.input_size} px input, counts over the whole "
+                       f"split, background ignored.\n\n" + validation_table(result, self.cfg.label_names))
+        card = model_card(self.cfg, data=self.tc.data_note, licence=self.tc.licence, metrics=metrics,
+                          command=self.tc.command())
         save_pretrained(self.eval_model(), directory, card=card)
+        self.tc.save(directory)  # the whole recipe beside the weights: fpliif train --config train_config.json
+
+    def save_config(self) -> None:
+        if self.dist.is_main:
+            self.tc.save(self.out_dir)
 
     def state_dict(self) -> dict:
         return {
-            "format": "fpliif-train-1",
+            "format": "fpliif-train-2",
             "config": self.cfg.to_dict(),
-            "options": self.opts.to_dict(),
+            "train_config": self.tc.to_dict(),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
             "steps_per_epoch": self.steps_per_epoch,
@@ -268,8 +312,7 @@ class Trainer:
             "best": {k: v for k, v in self.best.items() if k != "result"},
             "best_result": self.best.get("result"),
             "history": self.history,
-            "extra": self.extra,
-            "timing": {"step_seconds": self.report.step_seconds, "val_seconds": self.report.val_seconds},
+            "timing": dict(self.timing),
         }
 
     def save(self) -> Path | None:
@@ -298,10 +341,7 @@ class Trainer:
         if state.get("best_result") is not None:
             self.best["result"] = state["best_result"]
         self.history = state["history"]
-        self.extra = dict(state.get("extra") or {})
-        timing = state.get("timing") or {}
-        self.report.step_seconds = float(timing.get("step_seconds", 0.0))
-        self.report.val_seconds = float(timing.get("val_seconds", 0.0))
+        self.timing.update(state.get("timing") or {})
         set_rng_state(state["rng"])
 
     def resume(self, run_dir_or_ckpt: str | Path) -> None:

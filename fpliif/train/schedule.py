@@ -1,4 +1,10 @@
-"""Learning-rate schedules as a pure function of the step: ``lr_at(step)``, so resume needs only the step."""
+"""Learning-rate schedules as a pure function of the step: ``lr_at(step)``, so resume needs only the step.
+
+Why not ``torch.optim.lr_scheduler``: its schedulers are stateful (they count ``step()`` calls and keep
+``last_epoch`` in a state dict), so an exact resume needs their state too, and a schedule changed on resume
+(``fpliif train --resume RUN --schedule cosine``) would need a new scheduler fast-forwarded to the step. A pure
+function of the step does both for free and is what ``LambdaLR`` would wrap anyway.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +65,7 @@ class LRSchedule:
         """Set every parameter group's learning rate for ``step``; returns it."""
         lr = self.lr_at(step)
         for group in optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)
+            group["lr"] = lr
         return lr
 
     def state_dict(self) -> dict:

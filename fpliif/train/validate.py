@@ -1,6 +1,7 @@
 """Validation during training: counts accumulated over the whole set, F1 and IoU per class, background ignored.
 
-The scores come from :mod:`fpliif.metrics`, the same as ``fpliif eval``.
+The scores come from :mod:`fpliif.metrics`, the same as ``fpliif eval`` (:func:`fpliif.evaluate.evaluate`), which
+scores a saved model on a dataset; this scores the model being trained on the loader it already has.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from torch import nn
 from ..metrics import ConfusionMatrix
 from .losses import parsing_loss
 
-__all__ = ["evaluate", "format_table"]
+__all__ = ["validate", "validation_table"]
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, device: torch.device, num_classes: int, temperature: float,
+def validate(model: nn.Module, loader, device: torch.device, num_classes: int, temperature: float,
              lambda_edge: float, autocast=contextlib.nullcontext, keep: int = 0) -> tuple[dict, list]:
     """Run ``model`` over ``loader`` at each mask's size; returns (scores + ``val_loss``, first ``keep`` samples).
 
@@ -46,7 +47,7 @@ def evaluate(model: nn.Module, loader, device: torch.device, num_classes: int, t
     return result, kept
 
 
-def format_table(result: dict, label_names: list[str]) -> str:
+def validation_table(result: dict, label_names: list[str]) -> str:
     """A markdown table: F1 and IoU per class (percent), then the means (background ignored)."""
     lines = ["| class | F1 | IoU |", "|---|---:|---:|"]
     for name, f1, iou in zip(label_names, result["f1"], result["iou"]):
