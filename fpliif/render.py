@@ -33,9 +33,10 @@ class RenderOptions:
     Attributes:
         coarse: first-level samples per latent cell along each axis (1: one sample per cell).
         margin: a corner whose top-2 probability margin is below this marks its cells for refinement.
-        soft: also refine wherever the top class probability is below ``1 - saturation``, so soft masks
-            (probabilities) are exact there too, not only the arg-max labels.
-        saturation: see ``soft``.
+        soft: also refine every cell whose corners' probabilities differ by more than ``tolerance`` in any class,
+            so soft masks (probabilities) are right to about ``tolerance`` everywhere, not only the arg-max labels:
+            where probabilities change slowly, bilinear logits are as good as the network's own.
+        tolerance: see ``soft``.
         dilate: also refine the cells next to a marked cell (catches thin structures).
         exact_px: evaluate exactly down to this many output pixels per sample *relative to the network
             input* (1.0: every input-resolution pixel is exact; finer levels are bilinear). ``None``: exact
@@ -46,7 +47,7 @@ class RenderOptions:
     coarse: float = 1.0
     margin: float = 0.1
     soft: bool = False
-    saturation: float = 1e-3
+    tolerance: float = 0.02
     dilate: bool = False
     exact_px: float | None = 1.0
     chunk: int = 16384
@@ -98,6 +99,12 @@ class OutputGrid:
         """``(out_h * out_w) x 2`` coordinates of every output pixel, row by row."""
         iy, ix = torch.meshgrid(torch.arange(out_h, device=device), torch.arange(out_w, device=device), indexing="ij")
         return self.coords(iy.reshape(-1), ix.reshape(-1), dtype)
+
+    def shifted(self, rows: int, cols: int) -> OutputGrid:
+        """The same grid seen from output pixel ``(rows, cols)``: pixel ``(i, j)`` here is ``(i + rows, j + cols)``
+        there (for rendering a block of the output)."""
+        (ayy, ayx, by), (axy, axx, bx) = self.affine
+        return OutputGrid(((ayy, ayx, by + ayy * rows + ayx * cols), (axy, axx, bx + axy * rows + axx * cols)))
 
     def cell_pixels(self, grid: tuple[int, int]) -> float:
         """Output pixels per latent cell along the output axis where cells look smallest."""
@@ -202,17 +209,20 @@ def _refine_points(logits: torch.Tensor, temperature: float, opts: RenderOptions
     """Which points of the next, twice as fine grid ``(2h-1) x (2w-1)`` to evaluate exactly.
 
     A cell (four neighbouring points of ``logits`` ``B x K x h x w``) is marked when its corners disagree
-    on the label or one corner is uncertain; every point on or inside a marked cell is refined.
+    on the label or one corner is uncertain (and, for soft masks, when a probability changes across it by more
+    than the tolerance); every point on or inside a marked cell is refined.
     """
     probs = torch.softmax(logits.float() / temperature, dim=1)
     top2 = probs.topk(2, dim=1).values
     labels = logits.argmax(dim=1)  # B x h x w
     unsure = (top2[:, 0] - top2[:, 1]) < opts.margin
-    if opts.soft:
-        unsure |= top2[:, 0] < 1 - opts.saturation
     corner = labels[:, :-1, :-1]
     cells = (corner != labels[:, 1:, :-1]) | (corner != labels[:, :-1, 1:]) | (corner != labels[:, 1:, 1:])
     cells |= unsure[:, :-1, :-1] | unsure[:, 1:, :-1] | unsure[:, :-1, 1:] | unsure[:, 1:, 1:]
+    if opts.soft:  # probabilities that change across a cell: interpolating them would be off
+        corners = torch.stack([probs[..., :-1, :-1], probs[..., 1:, :-1], probs[..., :-1, 1:], probs[..., 1:, 1:]])
+        spread = (corners.amax(0) - corners.amin(0)).amax(1)  # B x (h-1) x (w-1)
+        cells |= spread > opts.tolerance
     cells = cells.any(dim=0, keepdim=True).unsqueeze(0).float()  # 1 x 1 x (h-1) x (w-1)
     if opts.dilate:
         cells = F.max_pool2d(cells, 3, stride=1, padding=1)
