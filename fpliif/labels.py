@@ -1,11 +1,17 @@
-"""Label sets (names, colours, groups) for CelebAMask-HQ, LaPa and Helen, and selection by name."""
+"""Label sets (names, colours, groups) for CelebAMask-HQ, LaPa and Helen, selection by name, and the two
+special mask values every dataset, loss and metric shares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["LabelSet", "CELEBAMASK_HQ", "LAPA", "HELEN", "LABEL_SETS", "get_label_set", "CELEBAMASK_TO_LAPA"]
+__all__ = ["LabelSet", "CELEBAMASK_HQ", "LAPA", "HELEN", "LABEL_SETS", "get_label_set", "label_set_for",
+           "CELEBAMASK_TO_LAPA", "IGNORE", "NOT_ANNOTATED", "hex_color"]
+
+# Mask values that are not class ids (masks are uint8, so real classes stay below 254).
+IGNORE = 255  # unknown: no loss, not counted by the metrics
+NOT_ANNOTATED = 254  # none of this sample's annotated classes (partial labels); not counted by the metrics
 
 # One colour per label name, so that every label set draws the same part in the same colour.
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -81,6 +87,11 @@ class LabelSet:
         """One RGB colour per class; names without a fixed colour get a stable one from their index."""
         return [COLORS.get(n, _fallback_color(i)) for i, n in enumerate(self.names)]
 
+    @property
+    def hex_colors(self) -> list[str]:
+        """:attr:`colors` as ``"#rrggbb"`` strings (for web front ends)."""
+        return [hex_color(c) for c in self.colors]
+
     def index(self, name: str) -> int:
         try:
             return self.names.index(name)
@@ -133,6 +144,11 @@ class LabelSet:
         return f"unknown label or group {name!r} for label set {self.name!r}; valid {self._valid()}"
 
 
+def hex_color(rgb: Sequence[int]) -> str:
+    """``(r, g, b)`` in 0..255 -> ``"#rrggbb"``."""
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
 def _fallback_color(i: int) -> tuple[int, int, int]:
     # A golden-ratio hue walk gives distinct, stable colours for user label sets.
     import colorsys
@@ -169,3 +185,15 @@ def get_label_set(name: str) -> LabelSet:
     if key not in LABEL_SETS:
         raise KeyError(f"unknown label set {name!r}; built-in sets: {', '.join(LABEL_SETS)}")
     return LABEL_SETS[key]
+
+
+def label_set_for(names: Sequence[str], name: str = "custom") -> LabelSet:
+    """The built-in set ``name`` when its classes are exactly ``names`` (same colours and groups), else a set
+    made from ``names`` (e.g. a model fine-tuned on its own labels)."""
+    try:
+        built_in = get_label_set(name)
+    except KeyError:
+        built_in = None
+    if built_in is not None and list(built_in.names) == list(names):
+        return built_in
+    return LabelSet.from_names(names, name=name)

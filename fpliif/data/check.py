@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .dataset import IGNORE, read_mask
+from ..labels import IGNORE
+from .dataset import read_mask
 from .layouts import Listing, Sample, list_samples
 
 __all__ = ["CheckReport", "check_dataset"]
@@ -66,8 +67,8 @@ def check_dataset(path: str | Path, layout: str = "auto", split: str | None = No
     """Read every image and mask of ``split`` (default all) and report problems by file name.
 
     Problems: images without masks and masks without images, ids in a splits file with neither, unreadable
-    files, masks whose size differs from their image's, mask values outside the label set (255 is allowed:
-    it marks unknown pixels), and a dataset with no samples.
+    files, masks whose size differs from their image's, mask values outside the label set (``IGNORE``, 255, is
+    allowed: it marks unknown pixels), and a dataset with no samples.
     """
     listing = list_samples(path, layout, split)
     report = CheckReport(listing.layout, split, len(listing.samples), list(listing.problems), listing.names)
