@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .metrics import ConfusionMatrix, Scores, format_table
+from .metrics import ConfusionMatrix, Scores, scores_table
 
-__all__ = ["EvalReport", "evaluate", "predict_logits", "QUERIES_PER_CHUNK"]
+__all__ = ["EvalReport", "evaluate_dataset", "predict_logits", "QUERIES_PER_CHUNK"]
 
 QUERIES_PER_CHUNK = 1 << 17  # decoder queries in flight per batch (bounds the MLP's activation memory)
 
@@ -41,7 +41,7 @@ class EvalReport:
     extra: dict = field(default_factory=dict)
 
     def table(self) -> str:
-        return format_table(self.rows)
+        return scores_table(self.rows)
 
     def to_dict(self) -> dict:
         return {"data": self.data, "split": self.split, "num_images": self.num_images,
@@ -68,7 +68,7 @@ def predict_logits(model: nn.Module, state, size: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def evaluate(
+def evaluate_dataset(
     model: nn.Module,
     data: str | Path | Dataset,
     split: str | None = "val",

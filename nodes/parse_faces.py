@@ -16,9 +16,9 @@ from .common import (
     image_to_frames,
     io,
     label_legend,
-    pil_to_image,
     progress_bar,
 )
+from .common import image as image_module  # `image` is the node's input
 
 __all__ = ["FACE_MODES", "parse_faces"]
 
@@ -56,8 +56,8 @@ def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: in
         else:
             result = parser(frame, size=size)
         logits.append(result.logits.half())
-        colors.append(pil_to_image(result.color_map()))
-        overlays.append(pil_to_image(result.overlay(overlay_opacity)))
+        colors.append(image_module.to_tensor(result.color_map()))
+        overlays.append(image_module.to_tensor(result.overlay(overlay_opacity)))
         bar.update(1)
     parsing = FaceParsing(logits, parser.label_set, parser.cfg.temperature)
     return parsing, frames_to_image(colors), frames_to_image(overlays)

@@ -17,14 +17,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-import torch
+from conftest import tiny_model
 
 import fpliif
 
 ROOT = Path(__file__).resolve().parents[1]
 COMFYUI = Path(os.environ.get("FPLIIF_COMFYUI_DIR", "")).expanduser()
 PYTHON = os.environ.get("FPLIIF_COMFYUI_PYTHON", sys.executable)
-TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 START_TIMEOUT_S, RUN_TIMEOUT_S = 240, 180
 
@@ -101,8 +100,7 @@ def comfy(tmp_path_factory):
     (base / "custom_nodes" / "fpliif").symlink_to(ROOT, target_is_directory=True)
     (base / "input").mkdir()
     shutil.copy(ROOT / "examples" / "astronaut.png", base / "input" / "astronaut.png")
-    torch.manual_seed(0)
-    fpliif.save_pretrained(fpliif.create_model("fpliif", **TINY), base / "models" / "face_parsing" / "tiny")
+    fpliif.save_pretrained(tiny_model(), base / "models" / "face_parsing" / "tiny")
     port = _free_port()
     log = open(base / "comfyui.log", "w")
     proc = subprocess.Popen(

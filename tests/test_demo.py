@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import tiny_model
 from PIL import Image
 
 import fpliif
@@ -23,13 +23,11 @@ from webdriver import CHROMEDRIVER, CHROMIUM, chromium_session  # noqa: E402
 from fpliif.demo import build_demo, parse_for_demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
 
 
 @pytest.fixture(scope="module")
 def parser():
-    torch.manual_seed(0)
-    return fpliif.FaceParser(fpliif.create_model("fpliif", **TINY), device="cpu")
+    return fpliif.FaceParser(tiny_model(), device="cpu")
 
 
 @pytest.fixture(scope="module")

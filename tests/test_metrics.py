@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fpliif.metrics import ConfusionMatrix, format_table, scores_from_confusion
+from fpliif.metrics import ConfusionMatrix, scores_from_confusion, scores_table
 
 
 def test_hand_computed_f1_and_iou():
@@ -60,7 +60,10 @@ def test_table_and_dict():
     cm = ConfusionMatrix(3)
     cm.update(torch.tensor([0, 1]), torch.tensor([0, 1]))
     s = cm.scores(["background", "skin", "hat"])
-    table = format_table({"256": s, "64->256": s})
+    table = scores_table({"256": s, "64->256": s})
     assert "F1 64->256" in table and "n/a" in table and "100.0" in table and "background" not in table
+    markdown = scores_table({"val": s}, markdown=True, digits=2).splitlines()
+    assert markdown[:2] == ["| class | F1 val | IoU val |", "| --- | ---: | ---: |"]
+    assert markdown[2] == "| skin | 100.00 | 100.00 |" and markdown[-1].startswith("| mean (F1, mIoU) | 100.000 |")
     d = s.to_dict()
     assert d["f1"]["skin"] == 1.0 and d["f1"]["hat"] is None and d["ignored"] == ["background"]
