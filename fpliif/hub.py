@@ -32,7 +32,7 @@ from torch import nn
 
 from .config import CONFIG_NAME, FPLIIFConfig
 from .models.registry import build_model
-from .pretrained import get_pretrained, is_pretrained_name
+from .pretrained import DEFAULT_PRETRAINED, get_pretrained, is_pretrained_name
 
 __all__ = ["save_pretrained", "from_pretrained", "push_to_hub", "load_state_dict", "load_model", "locate_model",
            "parse_repo_id", "config_for", "is_fpliif_file", "ModelFiles", "PushResult", "MODEL_FILES"]
@@ -158,7 +158,7 @@ def locate_model(
         FileNotFoundError: nothing usable there; the message says what is missing and where to put it.
         ValueError: a revision given twice.
     """
-    name = "default" if name_or_path is None else str(name_or_path)
+    name = DEFAULT_PRETRAINED if name_or_path is None else str(name_or_path)
     if is_pretrained_name(name):
         entry = get_pretrained(name)
         if not entry.available:

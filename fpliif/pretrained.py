@@ -85,7 +85,7 @@ def get_pretrained(name: str | None = None) -> PretrainedModel:
     Raises:
         KeyError: no such weights; the message lists the names there are.
     """
-    name = ALIASES.get(name or "default", name)
+    name = DEFAULT_PRETRAINED if name is None else ALIASES.get(name, name)
     if name in _PRETRAINED:
         return _PRETRAINED[name]
     tagged = list_pretrained(name)

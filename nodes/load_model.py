@@ -17,11 +17,9 @@ import torch
 from .common import CATEGORY, PARSER_TYPE, fpliif, hub, io, pretrained
 from .common import device as devices  # the module; `device` is the node's input
 
-__all__ = ["FOLDER_NAME", "LEGACY_DEFAULT_CHOICE", "load_parser", "model_choices", "model_folders",
-           "register_model_folder"]
+__all__ = ["FOLDER_NAME", "load_parser", "model_choices", "model_folders", "register_model_folder"]
 
 FOLDER_NAME = "face_parsing"
-LEGACY_DEFAULT_CHOICE = "default (shipped CelebAMask-HQ)"  # the default's name in workflows saved before 0.2
 PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
 _CACHE: OrderedDict[tuple, fpliif.FaceParser] = OrderedDict()
 CACHE_SIZE = 3
@@ -89,9 +87,9 @@ def _locate(model: str, repo_id: str, folders: list[Path]) -> hub.ModelFiles:
         if not folders:
             raise FileNotFoundError("no face_parsing model folder is registered; run inside ComfyUI or pass folders")
         return hub.locate_model(repo_id, download_root=folders[0])
-    if model == LEGACY_DEFAULT_CHOICE or pretrained.is_pretrained_name(model):
+    if pretrained.is_pretrained_name(model):
         try:
-            return hub.locate_model("default" if model == LEGACY_DEFAULT_CHOICE else model)
+            return hub.locate_model(model)
         except FileNotFoundError as e:
             raise FileNotFoundError(f"{e}\nOr put a model (.safetensors + config.json) in {where} and pick it in "
                                     "'model', or give a Hugging Face repo id.") from e

@@ -15,7 +15,7 @@ import fpliif
 from nodes import labels_to_mask, load_parser, parse_faces
 from nodes.common import image_to_frames, label_legend
 from nodes.labels_to_mask import picker_table
-from nodes.load_model import LEGACY_DEFAULT_CHOICE, model_choices
+from nodes.load_model import model_choices
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,8 +211,8 @@ def test_library_and_nodes_import_without_hosts():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_pretrained_names_and_the_legacy_default_load_the_shipped_weights(tmp_path):
+def test_pretrained_names_load_the_shipped_weights(tmp_path):
     shipped = fpliif.FPLIIFConfig.load(fpliif.pretrained.get_pretrained().folder)
-    for choice in (fpliif.DEFAULT_PRETRAINED, LEGACY_DEFAULT_CHOICE):
+    for choice in (fpliif.DEFAULT_PRETRAINED, "default"):
         parser = load_parser(choice, device="cpu", folders=[tmp_path])
         assert parser.cfg == shipped and parser.dtype == torch.float32
