@@ -13,7 +13,7 @@ __all__ = ["add_parser", "run"]
 
 EPILOG = """\
 examples:
-  fpliif check-data ../shared/data/celebamask-mini
+  fpliif check-data celebamask-mini
   fpliif check-data my-faces/ --split train
   fpliif check-data CelebAMask-HQ/ --layout celebamask-hq --json report.json
 

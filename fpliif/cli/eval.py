@@ -14,7 +14,7 @@ __all__ = ["add_parser", "run", "parse_sides"]
 
 EPILOG = """\
 examples:
-  fpliif eval --model runs/celeba/best --data ../shared/data/celebamask-mini
+  fpliif eval --model runs/celeba/best --data celebamask-mini
   fpliif eval --data DATA --output-size 512 --low-res 64,96,128,192 --json scores.json   # the default weights
   fpliif eval --model user/fpliif-lapa --data LaPa/ --split test --device cuda
 

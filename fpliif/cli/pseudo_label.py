@@ -14,9 +14,9 @@ __all__ = ["add_parser", "run"]
 
 EPILOG = """\
 examples:
-  fpliif pseudo-label --model runs/round1/best --images ../shared/data/unlabeled-faces --out pseudo/unlabeled
-  fpliif pseudo-label --model runs/round1/best --images ../shared/data/celeb1k-hair/images \\
-      --partial ../shared/data/celeb1k-hair --partial-layout hair --out pseudo/hair
+  fpliif pseudo-label --model runs/round1/best --images unlabeled-faces --out pseudo/unlabeled
+  fpliif pseudo-label --model runs/round1/best --images celeb1k-hair/images \\
+      --partial celeb1k-hair --partial-layout hair --out pseudo/hair
 
 The output folder is a dataset in the `folder` layout (images/, masks/, labels.txt) that `fpliif train` and
 `fpliif check-data` read. Mask pixels whose top class probability is under --threshold are 255 (ignored in

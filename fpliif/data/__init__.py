@@ -1,6 +1,6 @@
 """Face-parsing datasets: readers for several layouts, label mapping by name, augmentation and checks.
 
->>> train = open_dataset("../shared/data/celebamask-mini", split="train", size=256, augment=True, seed=0)
+>>> train = open_dataset("celebamask-mini", split="train", size=256, augment=True, seed=0)
 >>> item = train[0]   # {"image": 3x256x256 float, "mask": 256x256 int64, "annotated": 19 bool, "id": str}
 """
 
