@@ -33,6 +33,7 @@ from torch import nn
 from .config import CONFIG_NAME, FPLIIFConfig
 from .models.registry import build_model
 from .pretrained import DEFAULT_PRETRAINED, get_pretrained, is_pretrained_name
+from .text import first_few
 
 __all__ = ["save_pretrained", "from_pretrained", "push_to_hub", "load_state_dict", "load_model", "locate_model",
            "parse_repo_id", "config_for", "is_fpliif_file", "ModelFiles", "PushResult", "MODEL_FILES"]
@@ -85,9 +86,9 @@ def load_state_dict(model: nn.Module, weights: str | Path) -> nn.Module:
     if missing or unexpected or wrong:
         lines = [f"{weights} does not match its config.json:"]
         if missing:
-            lines.append(f"  missing tensors: {_some(missing)}")
+            lines.append(f"  missing tensors: {first_few(missing)}")
         if unexpected:
-            lines.append(f"  unexpected tensors: {_some(unexpected)}")
+            lines.append(f"  unexpected tensors: {first_few(unexpected)}")
         for k in wrong[:8]:
             lines.append(f"  {k}: file has {tuple(tensors[k].shape)}, config expects {tuple(expected[k].shape)}")
         if len(wrong) > 8:
@@ -96,10 +97,6 @@ def load_state_dict(model: nn.Module, weights: str | Path) -> nn.Module:
         raise ValueError("\n".join(lines))
     model.load_state_dict(tensors, strict=True)
     return model
-
-
-def _some(keys: list[str], n: int = 8) -> str:
-    return ", ".join(keys[:n]) + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
 
 
 def parse_repo_id(text: str) -> tuple[str, str | None]:

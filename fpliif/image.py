@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["load_image", "to_tensor", "to_uint8", "to_pil", "pad_to_square", "PadBox", "colorize", "blend",
-           "IMAGE_EXTENSIONS"]
+__all__ = ["load_image", "list_images", "to_tensor", "to_uint8", "to_pil", "pad_to_square", "PadBox", "colorize",
+           "blend", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -27,6 +27,13 @@ def load_image(path: str | Path) -> Image.Image:
             return ImageOps.exif_transpose(im)
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path} is not a readable image ({e}); is the file complete and an image?") from e
+
+
+def list_images(folder: Path, recursive: bool = False, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
+    """The files in ``folder`` (and its sub-folders with ``recursive``) whose extension is in ``extensions``,
+    sorted."""
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in Path(folder).glob(pattern) if p.suffix.lower() in extensions and p.is_file())
 
 
 def to_tensor(image) -> torch.Tensor:

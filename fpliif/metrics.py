@@ -32,9 +32,6 @@ class ConfusionMatrix:
         pairs = target[keep].long().cpu() * k + prediction[keep].long().cpu().clamp(0, k - 1)
         self.matrix += torch.bincount(pairs, minlength=k * k).view(k, k)
 
-    def merge(self, other: ConfusionMatrix) -> None:
-        self.matrix += other.matrix
-
     def scores(self, names: Sequence[str] | None = None, ignore: Sequence[int] = (0,)) -> Scores:
         return scores_from_confusion(self.matrix, names, ignore)
 

@@ -23,7 +23,6 @@ from .common import image as image_module  # `image` is the node's input
 __all__ = ["FACE_MODES", "parse_faces"]
 
 FACE_MODES = ["all faces", "largest face (zoom in)"]
-MAX_SIDE = 8192
 
 
 def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: int = 0,
@@ -79,7 +78,7 @@ if io is not None:
                 inputs=[
                     PARSER_TYPE.Input("model"),
                     io.Image.Input("image", tooltip="one image or a batch (every frame is parsed)"),
-                    io.Int.Input("longest_side", default=0, min=0, max=MAX_SIDE, step=8,
+                    io.Int.Input("longest_side", default=0, min=0, max=fpliif.parser.MAX_SIDE, step=8,
                                  tooltip="output size of the longer side; 0 = the image's own size"),
                     io.Combo.Input("face", options=FACE_MODES, default=FACE_MODES[0],
                                    tooltip="zoom in on the largest face: crisper when the face is small in the "

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..hub import MODEL_FILES, parse_repo_id, push_to_hub
+from ..text import first_few
 from . import CommandError
 
 __all__ = ["add_parser", "run"]
@@ -58,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fpliif push: {args.model_dir} had no README.md; wrote a model card from config.json "
               "(edit it to state the data, licence and metrics, then push again)", file=sys.stderr)
     if result.skipped:
-        more = f" (+{len(result.skipped) - 5} more)" if len(result.skipped) > 5 else ""
-        print(f"fpliif push: not uploaded: {', '.join(result.skipped[:5])}{more}", file=sys.stderr)
+        print(f"fpliif push: not uploaded: {first_few(result.skipped, 5)}", file=sys.stderr)
     print(f"fpliif push: uploaded {', '.join(MODEL_FILES)} to {result.repo_url}")
     if result.commit_url:
         print(f"  commit: {result.commit_url}")
