@@ -8,8 +8,17 @@ from ..device import DEVICE_CHOICES, DTYPE_CHOICES, resolve_device, resolve_dtyp
 from ..pretrained import DEFAULT_PRETRAINED, list_pretrained
 from . import CommandError
 
-__all__ = ["add_model_arguments", "add_device_argument", "add_dtype_argument", "parse_size", "load_model",
-           "load_parser"]
+__all__ = ["add_command", "add_model_arguments", "add_device_argument", "add_dtype_argument", "parse_size",
+           "load_model", "load_parser"]
+
+
+def add_command(subparsers: argparse._SubParsersAction, name: str, run, help: str, description: str,
+                epilog: str | None = None) -> argparse.ArgumentParser:
+    """The subcommand ``name``, which calls ``run(args)``; ``epilog`` (examples) is printed as written."""
+    p = subparsers.add_parser(name, help=help, description=description, epilog=epilog,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(run=run)
+    return p
 
 
 def add_model_arguments(p: argparse.ArgumentParser, default: str | None = DEFAULT_PRETRAINED) -> None:

@@ -6,19 +6,18 @@ import argparse
 import importlib.util
 
 from . import CommandError
-from .arguments import add_device_argument, add_model_arguments
+from .arguments import add_command, add_device_argument, add_model_arguments
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("demo", help="open the interactive demo in the browser (127.0.0.1 only)",
-                              description="Serve the Gradio demo on 127.0.0.1: upload a face, choose output size "
-                                          "and labels, see and download the overlay, colour map and mask.")
+    p = add_command(subparsers, "demo", run, help="open the interactive demo in the browser (127.0.0.1 only)",
+                    description="Serve the Gradio demo on 127.0.0.1: upload a face, choose output size and labels, "
+                                "see and download the overlay, colour map and mask.")
     add_model_arguments(p)
     p.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1 (default 7860)")
     add_device_argument(p)
-    p.set_defaults(run=run)
     return p
 
 

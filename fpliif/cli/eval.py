@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..data.layouts import LAYOUTS
-from .arguments import add_device_argument, add_model_arguments, load_model
+from .arguments import add_command, add_device_argument, add_model_arguments, load_model
 
 __all__ = ["add_parser", "run", "parse_sides"]
 
@@ -35,11 +35,10 @@ def parse_sides(text: str) -> list[int]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "eval", help="score a model on a labelled dataset (F1, IoU, mean F1, mIoU)",
-        description="Evaluate a model on a dataset split and print the per-class F1 and IoU tables.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "eval", run,
+                    help="score a model on a labelled dataset (F1, IoU, mean F1, mIoU)",
+                    description="Evaluate a model on a dataset split and print the per-class F1 and IoU tables.",
+                    epilog=EPILOG)
     add_model_arguments(p)
     p.add_argument("--data", "-d", required=True, type=Path, metavar="DIR", help="dataset folder")
     p.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
@@ -57,7 +56,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_device_argument(p)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON ('-' for stdout only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import CommandError
-from .arguments import add_model_arguments, load_model, parse_size
+from .arguments import add_command, add_model_arguments, load_model, parse_size
 
 __all__ = ["add_parser", "run"]
 
@@ -22,18 +22,16 @@ examples:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "export", help="export the model to ONNX (fixed output size), checked with onnxruntime",
-        description="Export an FP-LIIF model (encoder and decoder) to ONNX for a fixed output size.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "export", run,
+                    help="export the model to ONNX (fixed output size), checked with onnxruntime",
+                    description="Export an FP-LIIF model (encoder and decoder) to ONNX for a fixed output size.",
+                    epilog=EPILOG)
     add_model_arguments(p)
     p.add_argument("--out", "-o", required=True, type=Path, metavar="FILE.onnx", help="where to write the ONNX file")
     p.add_argument("--size", type=parse_size, metavar="N|HxW", help="output grid; default: the model's input size")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument("--check", action="store_true",
                    help="run the file with onnxruntime and compare with PyTorch (needs onnxruntime)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..labels import LABEL_SETS, LabelSet, get_label_set, hex_color
-from .arguments import add_model_arguments
+from .arguments import add_command, add_model_arguments
 
 __all__ = ["add_parser", "run", "format_label_set"]
 
@@ -22,16 +22,14 @@ Give label and group names (or ids) to `fpliif parse --labels`, e.g. --labels ha
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "labels", help="list label sets: class ids, names, colours and groups",
-        description="Show the classes (id, name, colour) and named groups of the label sets.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "labels", run,
+                    help="list label sets: class ids, names, colours and groups",
+                    description="Show the classes (id, name, colour) and named groups of the label sets.",
+                    epilog=EPILOG)
     p.add_argument("label_set", nargs="?", metavar="SET",
                    help=f"a built-in label set: {', '.join(LABEL_SETS)} (default: all)")
     add_model_arguments(p, default=None)  # without --model: the built-in label sets
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,14 @@ from PIL import Image
 
 from ..image import load_image, to_pil
 from . import CommandError
-from .arguments import add_device_argument, add_dtype_argument, add_model_arguments, load_parser, parse_size
+from .arguments import (
+    add_command,
+    add_device_argument,
+    add_dtype_argument,
+    add_model_arguments,
+    load_parser,
+    parse_size,
+)
 from .files import InputFile, collect_inputs, plan_outputs, save_png
 from .parse_video import add_video_arguments, check_sequences, parse_sequences, split_inputs
 from .progress import progress_bar, report
@@ -50,11 +57,10 @@ Exit status: 0 when every input was parsed, 1 when some failed (each is named), 
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "parse", help="parse face images and videos into label maps, colour maps, overlays and masks",
-        description="Parse face images and videos with an FP-LIIF model at any output resolution.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "parse", run,
+                    help="parse face images and videos into label maps, colour maps, overlays and masks",
+                    description="Parse face images and videos with an FP-LIIF model at any output resolution.",
+                    epilog=EPILOG)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--recursive", "-r", action="store_true",
@@ -77,7 +83,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="images or video frames encoded at once (default: 4)")
     add_video_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
 
 
 def parse_save(text: str) -> list[str]:

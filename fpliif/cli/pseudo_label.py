@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data.layouts import LAYOUTS
 from . import CommandError
-from .arguments import add_device_argument, add_model_arguments, load_parser
+from .arguments import add_command, add_device_argument, add_model_arguments, load_parser
 
 __all__ = ["add_parser", "run"]
 
@@ -26,11 +26,10 @@ outside it becomes 255.
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "pseudo-label", help="label unlabelled faces with a trained model (for semi-supervised training)",
-        description="Predict masks for a folder of faces and keep only the confident pixels.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "pseudo-label", run,
+                    help="label unlabelled faces with a trained model (for semi-supervised training)",
+                    description="Predict masks for a folder of faces and keep only the confident pixels.",
+                    epilog=EPILOG)
     add_model_arguments(p)
     p.add_argument("--images", "-i", required=True, type=Path, metavar="DIR",
                    help="folder of face images (searched recursively)")
@@ -43,7 +42,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--link-images", action="store_true", help="symlink the images instead of copying them")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
     add_device_argument(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

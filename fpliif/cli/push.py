@@ -9,6 +9,7 @@ from pathlib import Path
 from ..hub import MODEL_FILES, parse_repo_id, push_to_hub
 from ..text import first_few
 from . import CommandError
+from .arguments import add_command
 
 __all__ = ["add_parser", "run"]
 
@@ -27,12 +28,11 @@ examples:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "push", help="upload a saved model folder to the Hugging Face Hub",
-        description="Upload a model folder (config.json, model.safetensors, README.md) to a Hugging Face Hub "
-                    "model repo, creating the repo if needed.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "push", run,
+                    help="upload a saved model folder to the Hugging Face Hub",
+                    description="Upload a model folder (config.json, model.safetensors, README.md) to a Hugging Face "
+                                "Hub model repo, creating the repo if needed.",
+                    epilog=EPILOG)
     p.add_argument("model_dir", type=Path, metavar="MODEL_DIR",
                    help="folder with config.json and model.safetensors (as written by fpliif train or save_pretrained)")
     p.add_argument("--repo", required=True, metavar="USER/NAME",
@@ -41,7 +41,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="create the repo as private (an existing repo keeps its visibility)")
     p.add_argument("--revision-message", "--commit-message", dest="message", default="Upload FP-LIIF weights",
                    metavar="TEXT", help="commit message of the upload (default: %(default)r)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
