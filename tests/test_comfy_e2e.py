@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import tiny_model
+from conftest import free_port, tiny_model
 
 import fpliif
 
@@ -72,12 +71,6 @@ def _is_widget(spec: list) -> bool:
     return isinstance(spec[0], list) or spec[0] in WIDGET_TYPES
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
@@ -101,7 +94,7 @@ def comfy(tmp_path_factory):
     (base / "input").mkdir()
     shutil.copy(ROOT / "examples" / "astronaut.png", base / "input" / "astronaut.png")
     fpliif.save_pretrained(tiny_model(), base / "models" / "face_parsing" / "tiny")
-    port = _free_port()
+    port = free_port()
     log = open(base / "comfyui.log", "w")
     proc = subprocess.Popen(
         [PYTHON, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--base-directory", str(base),
@@ -181,7 +174,7 @@ def test_web_picker_in_headless_chromium(comfy):
         pytest.skip("needs Debian's chromium and chromium-driver")
     url, _, _ = comfy
     workflow = json.loads((ROOT / "examples" / "fpliif_hair_mask.json").read_text())
-    with chromium_session(_free_port()) as driver:
+    with chromium_session(free_port()) as driver:
         driver.get(url)
         deadline = time.monotonic() + 90
         while not driver.script("return !!(window.app && window.app.graph && window.app.loadGraphData)"):

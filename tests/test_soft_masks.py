@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import example_photo
 from PIL import Image
 
 import fpliif
@@ -15,7 +16,6 @@ from fpliif.cli import main
 from fpliif.image import to_tensor
 from nodes import labels_to_mask, load_parser, parse_faces
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZE = 256  # output side; the face is 128 px, the shipped weights' input size
 LEVEL = 1 / 255
 
@@ -23,9 +23,7 @@ LEVEL = 1 / 255
 @pytest.fixture(scope="module")
 def face(tmp_path_factory) -> Path:
     """The example photo at 128 px: real hair edges, where soft masks are not 0 or 1."""
-    path = tmp_path_factory.mktemp("soft") / "face.png"
-    Image.open(ROOT / "examples" / "astronaut.png").convert("RGB").resize((128, 128)).save(path)
-    return path
+    return example_photo(tmp_path_factory.mktemp("soft") / "face.png", 128)
 
 
 @pytest.fixture(scope="module")

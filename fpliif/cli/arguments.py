@@ -8,8 +8,8 @@ from ..device import DEVICE_CHOICES, DTYPE_CHOICES, resolve_device, resolve_dtyp
 from ..pretrained import DEFAULT_PRETRAINED, list_pretrained
 from . import CommandError
 
-__all__ = ["add_command", "add_model_arguments", "add_device_argument", "add_dtype_argument", "parse_size",
-           "load_model", "load_parser"]
+__all__ = ["add_command", "kinds_list", "add_model_arguments", "add_device_argument", "add_dtype_argument",
+           "parse_size", "load_model", "load_parser"]
 
 
 def add_command(subparsers: argparse._SubParsersAction, name: str, run, help: str, description: str,
@@ -58,6 +58,22 @@ def parse_size(text: str) -> int | tuple[int, int]:
         raise argparse.ArgumentTypeError(
             f"size must be N or HxW with positive integers, e.g. 512 or 480x640; got {text!r}")
     return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
+def kinds_list(choices: dict[str, str], what: str, allow_none: bool = False):
+    """An argparse type: a comma-separated list of ``choices`` keys -> the list, in order, without repeats
+    (``"none"`` -> ``[]`` with ``allow_none``)."""
+
+    def parse(text: str) -> list[str]:
+        kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
+        if allow_none and kinds == ["none"]:
+            return []
+        unknown = [k for k in kinds if k not in choices]
+        if unknown or not kinds:
+            raise argparse.ArgumentTypeError(f"unknown {what} {unknown or text!r}; choose from {', '.join(choices)}")
+        return list(dict.fromkeys(kinds))
+
+    return parse
 
 
 def load_model(args: argparse.Namespace, device="cpu"):

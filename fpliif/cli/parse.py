@@ -16,6 +16,7 @@ from .arguments import (
     add_device_argument,
     add_dtype_argument,
     add_model_arguments,
+    kinds_list,
     load_parser,
     parse_size,
 )
@@ -71,7 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("--scale", type=float, metavar="F", help="output size as F times the input size, e.g. 2 or 0.5")
     p.add_argument("--labels", "-l", metavar="LIST",
                    help="comma-separated labels and groups for the masks, e.g. hair or face,ears")
-    p.add_argument("--save", type=parse_save, default=None, metavar="KINDS",
+    p.add_argument("--save", type=kinds_list(SAVE_KINDS, "output kind", allow_none=True), metavar="KINDS",
                    help="comma-separated outputs: " + ", ".join(SAVE_KINDS)
                         + " (default: index,color; plus mask when --labels is given; none: no PNGs)")
     p.add_argument("--soft", action="store_true",
@@ -83,17 +84,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="images or video frames encoded at once (default: 4)")
     add_video_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-
-def parse_save(text: str) -> list[str]:
-    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
-    if kinds == ["none"]:
-        return []
-    unknown = [k for k in kinds if k not in SAVE_KINDS]
-    if unknown or not kinds:
-        raise argparse.ArgumentTypeError(
-            f"unknown output kind {unknown or text!r}; choose from {', '.join(SAVE_KINDS)}")
-    return list(dict.fromkeys(kinds))
 
 
 def run(args: argparse.Namespace) -> int:
