@@ -1,4 +1,8 @@
-"""Model cards: the ``README.md`` written beside the weights (Hugging Face Hub conventions)."""
+"""Model cards: the ``README.md`` written beside the weights (Hugging Face Hub conventions).
+
+The metadata block comes from ``huggingface_hub.ModelCardData``, so it is the YAML the Hub expects; the text
+is written here rather than with ``ModelCard.from_template``, which needs jinja2 (not a dependency).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ __all__ = ["model_card"]
 def model_card(cfg: FPLIIFConfig, data: str = "unspecified", licence: str = "other", metrics: str = "",
                command: str = "", notes: str = "") -> str:
     """A model card with YAML front matter, the labels, how to use the weights and what they were trained on."""
+    from huggingface_hub import ModelCardData
+
+    metadata = ModelCardData(library_name="fpliif", license=licence, pipeline_tag="image-segmentation",
+                             tags=["face-parsing", "image-segmentation", "fpliif"])
     labels = "\n".join(f"| {i} | {n} |" for i, n in enumerate(cfg.label_names))
     sections = [
         "---",
-        "library_name: fpliif",
-        f"license: {licence}",
-        "tags:\n- face-parsing\n- image-segmentation\n- fpliif",
-        "pipeline_tag: image-segmentation",
+        metadata.to_yaml(),
         "---",
         f"# FP-LIIF face parser ({cfg.model_type}, {cfg.num_classes} classes, {cfg.label_set})",
         "",

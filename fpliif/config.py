@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .labels import CELEBAMASK_HQ
+from .labels import CELEBAMASK_HQ, LabelSet, label_set_for
 
 __all__ = ["FPLIIFConfig"]
 
@@ -70,6 +70,11 @@ class FPLIIFConfig:
     @property
     def num_classes(self) -> int:
         return len(self.label_names)
+
+    @property
+    def labels(self) -> LabelSet:
+        """The classes as a :class:`~fpliif.labels.LabelSet` (the built-in set when the names match it)."""
+        return label_set_for(self.label_names, self.label_set)
 
     @property
     def scale(self) -> int:

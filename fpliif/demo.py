@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .focus import parse_largest_face
-from .image import to_tensor
+from .image import to_pil, to_tensor
 from .masks import refine_mask
 from .parser import FaceParser
 
@@ -53,12 +52,12 @@ def parse_for_demo(parser: FaceParser, image, longest_side: int = 0, labels: lis
         size = MAX_DEMO_SIDE
     if size is not None and size > MAX_DEMO_SIDE:
         raise ValueError(f"output size {size} is over the demo's {MAX_DEMO_SIDE} px limit; choose a smaller one")
-    result = parse_largest_face(parser, frame, size=size) if zoom_to_face else parser(frame, size=size)
+    result = parser(frame, size=size, faces="largest" if zoom_to_face else None)
     if labels:
         mask = refine_mask(result.mask(labels, soft=soft)[None], feather=float(feather))[0]
     else:
         mask = np.zeros(result.size, dtype=np.float32)
-    mask_image = Image.fromarray((np.asarray(mask) * 255 + 0.5).clip(0, 255).astype(np.uint8), mode="L")
+    mask_image = to_pil(mask)
     overlay, color_map = result.overlay(), result.color_map()
     folder = Path(tempfile.mkdtemp(prefix="fpliif-demo-"))
     files = []
@@ -71,7 +70,7 @@ def parse_for_demo(parser: FaceParser, image, longest_side: int = 0, labels: lis
 
 def label_sections(result, min_share: float = 1e-3) -> tuple[Image.Image, list[tuple[np.ndarray, str]]]:
     """The image and one ``H x W`` float mask per label present, for ``gr.AnnotatedImage`` (hover a label)."""
-    image = Image.fromarray((result.image.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8))
+    image = Image.fromarray(result.picture())
     labels = result.labels.numpy()
     sections = []
     for index, name in enumerate(result.label_set.names[1:], start=1):
@@ -116,8 +115,7 @@ def build_demo(parser: FaceParser, examples: list[str] | None = None):
                 color_map = gr.Image(label="colour map", format="png", type="pil", interactive=False)
                 mask = gr.Image(label="mask", format="png", image_mode="L", type="pil", interactive=False)
                 files = gr.File(label="download PNGs", file_count="multiple", interactive=False)
-                colors = {n: "#{:02x}{:02x}{:02x}".format(*c) for n, c in zip(parser.label_set.names,
-                                                                              parser.label_set.colors)}
+                colors = dict(zip(parser.label_set.names, parser.label_set.hex_colors))
                 sections = gr.AnnotatedImage(label="labels (hover to highlight)", color_map=colors, height=360)
         inputs = [image, longest_side, labels, soft, zoom, feather]
         outputs = [overlay, color_map, mask, files, sections]
@@ -129,10 +127,11 @@ def build_demo(parser: FaceParser, examples: list[str] | None = None):
     return demo
 
 
-def launch(model: str | None = None, port: int = DEFAULT_PORT, device: str | None = None,
-           block: bool = True):
-    """Load the model and serve the demo on ``127.0.0.1:port`` (never shared publicly)."""
-    parser = FaceParser.from_pretrained(model, device=device)
+def launch(model: str | None = None, port: int = DEFAULT_PORT, device: str | None = "auto",
+           block: bool = True, revision: str | None = None):
+    """Load the model (as :meth:`FaceParser.from_pretrained`) and serve the demo on ``127.0.0.1:port``
+    (never shared publicly)."""
+    parser = FaceParser.from_pretrained(model, revision=revision, device=device)
     demo = build_demo(parser)
     demo.launch(server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=not block)
     return demo

@@ -22,9 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from .metrics import ConfusionMatrix, Scores, format_table
+from .device import resolve_device
+from .metrics import ConfusionMatrix, Scores, scores_table
 
-__all__ = ["EvalReport", "evaluate", "predict_logits", "QUERIES_PER_CHUNK"]
+__all__ = ["EvalReport", "evaluate_dataset", "predict_logits", "QUERIES_PER_CHUNK"]
 
 QUERIES_PER_CHUNK = 1 << 17  # decoder queries in flight per batch (bounds the MLP's activation memory)
 
@@ -41,7 +42,7 @@ class EvalReport:
     extra: dict = field(default_factory=dict)
 
     def table(self) -> str:
-        return format_table(self.rows)
+        return scores_table(self.rows)
 
     def to_dict(self) -> dict:
         return {"data": self.data, "split": self.split, "num_images": self.num_images,
@@ -68,7 +69,7 @@ def predict_logits(model: nn.Module, state, size: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def evaluate(
+def evaluate_dataset(
     model: nn.Module,
     data: str | Path | Dataset,
     split: str | None = "val",
@@ -94,7 +95,7 @@ def evaluate(
         low_res: output sides scored after upsampling their logits to ``S`` (the paper's ``64->256`` rows).
         batch_size, num_workers: data loading.
         layout: the dataset layout when ``data`` is a folder.
-        device: where the model runs (default: the model's own device).
+        device: where the model runs, as for :func:`fpliif.device.resolve_device` (default: the model's own).
         progress: show a progress bar on stderr.
         limit: score only the first ``limit`` samples (a quick check, not a result to report).
     """
@@ -106,7 +107,7 @@ def evaluate(
         data, split=split, size=size, mask_size=out, label_names=names, layout=layout)
     if limit is not None:
         dataset = Subset(dataset, range(min(limit, len(dataset))))
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
     model = model.to(device).eval()
     dtype = next(model.parameters()).dtype
     # label -> (output side, upsampled to S and scored at S?)

@@ -1,13 +1,28 @@
-"""Weights I/O: ``save_pretrained``, ``from_pretrained`` (local folder, shipped default or Hub repo), ``push_to_hub``.
+"""Weights I/O, the one place that finds, loads, downloads and uploads models.
 
-A model folder holds ``config.json``, ``model.safetensors`` and a model card ``README.md``. Only safetensors are
-ever read, with strict keys, so a downloaded file can never run code.
+A model folder holds ``config.json``, ``model.safetensors`` and a model card ``README.md``; a folder of several
+models may instead hold ``NAME.safetensors`` with ``NAME.json`` beside it. A model is named by a pretrained name
+(:mod:`fpliif.pretrained`), a folder, a ``.safetensors`` file, or a Hugging Face Hub repo id ``user/name`` (or
+``user/name@revision``). Only safetensors are ever read, with strict keys, so a downloaded file can never run code.
+
+Why not ``huggingface_hub.PyTorchModelHubMixin`` and ``ModelCard.from_template`` (checked against
+huggingface_hub 2.4): the mixin loads with ``strict=False`` by default and falls back to ``pytorch_model.bin``
+through ``torch.load``, where this project wants strict keys, errors that name each mismatching tensor, and
+safetensors only; it does not know the shipped weights, pretrained names or the ``NAME.json`` layout, so this
+module would stay; and one class per model type does not fit the config's ``model_type`` dispatch.
+``ModelCard.from_template`` needs jinja2, which is not a dependency. What is used from huggingface_hub:
+``hf_hub_download`` (cache, revisions, offline mode), ``HfApi`` for uploads and ``ModelCardData`` for the
+card's metadata (:mod:`fpliif.card`).
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import re
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -17,18 +32,26 @@ from torch import nn
 
 from .config import CONFIG_NAME, FPLIIFConfig
 from .models.registry import build_model
+from .pretrained import DEFAULT_PRETRAINED, get_pretrained, is_pretrained_name
+from .text import first_few
 
-__all__ = ["save_pretrained", "from_pretrained", "push_to_hub", "load_state_dict", "DEFAULT_MODEL", "default_model_dir"]
+__all__ = ["save_pretrained", "from_pretrained", "push_to_hub", "load_state_dict", "load_model", "locate_model",
+           "parse_repo_id", "config_for", "is_fpliif_file", "ModelFiles", "PushResult", "MODEL_FILES"]
 
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
-DEFAULT_MODEL = "default"
+MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)  # what a model folder holds, and all that is uploaded
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "user/name"; anything else is a path
+LOGIN_HINT = ("run `hf auth login` (`huggingface-cli login` with an older huggingface_hub) or set HF_TOKEN "
+              "to a token with write access (https://huggingface.co/settings/tokens)")
 
 
-def default_model_dir() -> Path:
-    """Where the package's own weights live (19 CelebAMask-HQ classes)."""
-    return Path(__file__).parent / "weights" / "celebamask-hq"
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where one model's config and weights are on disk."""
+
+    config: Path
+    weights: Path
 
 
 def save_pretrained(model: nn.Module, directory: str | Path, card: str | None = None) -> Path:
@@ -63,9 +86,9 @@ def load_state_dict(model: nn.Module, weights: str | Path) -> nn.Module:
     if missing or unexpected or wrong:
         lines = [f"{weights} does not match its config.json:"]
         if missing:
-            lines.append(f"  missing tensors: {_some(missing)}")
+            lines.append(f"  missing tensors: {first_few(missing)}")
         if unexpected:
-            lines.append(f"  unexpected tensors: {_some(unexpected)}")
+            lines.append(f"  unexpected tensors: {first_few(unexpected)}")
         for k in wrong[:8]:
             lines.append(f"  {k}: file has {tuple(tensors[k].shape)}, config expects {tuple(expected[k].shape)}")
         if len(wrong) > 8:
@@ -76,54 +99,103 @@ def load_state_dict(model: nn.Module, weights: str | Path) -> nn.Module:
     return model
 
 
-def _some(keys: list[str], n: int = 8) -> str:
-    return ", ".join(keys[:n]) + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
+def parse_repo_id(text: str) -> tuple[str, str | None]:
+    """``"user/name@revision"`` -> ``("user/name", "revision")``; ``"user/name"`` -> ``("user/name", None)``.
+
+    Raises:
+        ValueError: ``text`` is not a Hub repo id.
+    """
+    repo_id, _, revision = text.strip().partition("@")
+    if not REPO_ID.match(repo_id):
+        raise ValueError(f"{text!r} is not a Hugging Face repo id; write it as user/name or user/name@revision")
+    return repo_id, revision or None
 
 
-def resolve_model_dir(
+def config_for(weights: Path) -> Path:
+    """The config of a ``.safetensors`` file: ``NAME.json`` beside ``NAME.safetensors``, else ``config.json``."""
+    for candidate in (weights.with_suffix(".json"), weights.parent / CONFIG_NAME):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{weights} has no config: put the config.json saved with it in {weights.parent} "
+        f"(as {CONFIG_NAME}, or as {weights.stem}.json when several models share the folder)")
+
+
+def is_fpliif_file(weights: Path) -> bool:
+    """Whether a ``.safetensors`` file may be an fpliif model: False only when its config is another library's
+    (other ComfyUI packs keep SegFormer or BiSeNet weights in the same folder). A file with no config counts,
+    so that loading it explains the fix."""
+    try:
+        d = json.loads(config_for(weights).read_text())
+    except (OSError, ValueError):  # no config (FileNotFoundError is an OSError) or not JSON
+        return True
+    return isinstance(d, dict) and d.get("model_type", "fpliif") in ("fpliif", "unet") and "label_names" in d
+
+
+def locate_model(
     name_or_path: str | Path | None = None,
     revision: str | None = None,
     cache_dir: str | Path | None = None,
     local_files_only: bool = False,
-) -> Path:
-    """A local folder holding ``config.json`` and ``model.safetensors`` for a path, ``"default"`` or a Hub repo id."""
-    name = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL
-    if name == DEFAULT_MODEL:
-        directory = default_model_dir()
-        if not (directory / WEIGHTS_NAME).is_file():
+    download_root: str | Path | None = None,
+) -> ModelFiles:
+    """The config and weights files of a model, downloading them from the Hub if needed.
+
+    Args:
+        name_or_path: ``None`` (the default pretrained weights), a pretrained name such as
+            ``"fpliif-small.celebamask-hq"`` (``"default"`` is an alias), a model folder, a ``.safetensors``
+            file, or a Hub repo id ``"user/name"`` / ``"user/name@revision"``.
+        revision: Hub branch, tag or commit (or give it after ``@``); pin a commit for reproducible results.
+        cache_dir: Hub cache folder (default: the standard ``HF_HUB_CACHE``).
+        local_files_only: never touch the network (also implied by ``HF_HUB_OFFLINE=1``).
+        download_root: download Hub repos into ``download_root/user--name`` (``user--name@revision`` when
+            pinned) instead of the cache; a complete copy there is used without any network call.
+
+    Raises:
+        FileNotFoundError: nothing usable there; the message says what is missing and where to put it.
+        ValueError: a revision given twice.
+    """
+    name = DEFAULT_PRETRAINED if name_or_path is None else str(name_or_path)
+    if is_pretrained_name(name):
+        entry = get_pretrained(name)
+        if not entry.available:
             raise FileNotFoundError(
-                f"the default weights are not in this install ({directory / WEIGHTS_NAME} is missing). "
-                "Reinstall fpliif, or pass a model folder or a Hugging Face repo id (--model PATH_OR_REPO)."
-            )
-        return directory
+                f"the weights {entry.name} are not in this install ({entry.folder / WEIGHTS_NAME} is missing). "
+                "Reinstall fpliif, or pass a model folder or a Hugging Face repo id (--model PATH_OR_REPO).")
+        return ModelFiles(entry.folder / CONFIG_NAME, entry.folder / WEIGHTS_NAME)
     path = Path(name).expanduser()
-    if path.exists() or not REPO_ID.match(name):
-        return _check_local(path)
+    if path.exists() or not REPO_ID.match(name.partition("@")[0]):
+        return _local_files(path)
+    repo_id, pinned = parse_repo_id(name)
+    if pinned and revision and pinned != revision:
+        raise ValueError(f"{name!r} pins revision {pinned!r} but revision={revision!r} was also given")
+    revision = pinned or revision
     try:
-        return _download(name, revision, cache_dir, local_files_only)
+        if download_root is not None:
+            return _download_into(repo_id, revision, Path(download_root) / _folder_name(repo_id, revision))
+        return _download(repo_id, revision, cache_dir=cache_dir, local_files_only=local_files_only)
     except FileNotFoundError as e:  # "user/name" may also be a mistyped local folder
         raise FileNotFoundError(f"{e}\n(No local folder {path} exists either.)") from e
 
 
-def _check_local(path: Path) -> Path:
+def _local_files(path: Path) -> ModelFiles:
     if path.is_file() and path.suffix == ".safetensors":
-        directory = path.parent
-        if not (directory / CONFIG_NAME).is_file():
-            raise FileNotFoundError(
-                f"{path} has no {CONFIG_NAME} beside it; put the config.json saved with these weights in {directory}"
-            )
-        return path
+        return ModelFiles(config_for(path), path)
     if not path.is_dir():
         raise FileNotFoundError(
-            f"model path {path} does not exist; give a folder with config.json and model.safetensors"
-        )
+            f"model path {path} does not exist; give a folder with config.json and model.safetensors")
     for needed in (CONFIG_NAME, WEIGHTS_NAME):
         if not (path / needed).is_file():
             raise FileNotFoundError(f"model folder {path} has no {needed}; it needs config.json and model.safetensors")
-    return path
+    return ModelFiles(path / CONFIG_NAME, path / WEIGHTS_NAME)
 
 
-def _download(repo_id: str, revision: str | None, cache_dir, local_files_only: bool) -> Path:
+def _folder_name(repo_id: str, revision: str | None) -> str:
+    return repo_id.replace("/", "--") + (f"@{revision}" if revision else "")
+
+
+def _download(repo_id: str, revision: str | None, local_dir: Path | None = None, **kwargs) -> ModelFiles:
+    """``config.json`` and ``model.safetensors`` of a Hub repo, through the cache or into ``local_dir``."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -132,27 +204,40 @@ def _download(repo_id: str, revision: str | None, cache_dir, local_files_only: b
         RevisionNotFoundError,
     )
 
+    by_hand = f" Or download {CONFIG_NAME} and {WEIGHTS_NAME} by hand into {local_dir}." if local_dir else ""
     try:
-        config = hf_hub_download(repo_id, CONFIG_NAME, revision=revision, cache_dir=cache_dir,
-                                 local_files_only=local_files_only)
-        hf_hub_download(repo_id, WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
-                        local_files_only=local_files_only)
+        files = [Path(hf_hub_download(repo_id, name, revision=revision, local_dir=local_dir, **kwargs))
+                 for name in (CONFIG_NAME, WEIGHTS_NAME)]
     except LocalEntryNotFoundError as e:
         raise FileNotFoundError(
             f"{repo_id!r} is not in the local Hugging Face cache and downloads are off (offline mode or no "
-            f"network). Run once with network access, or unset HF_HUB_OFFLINE, or pass a local folder. ({e})"
-        ) from e
+            f"network). Run once with network access, or unset HF_HUB_OFFLINE, or pass a local folder.{by_hand} "
+            f"({e})") from e
     except (RepositoryNotFoundError, RevisionNotFoundError) as e:
         raise FileNotFoundError(
             f"{repo_id!r} (revision {revision or 'main'}) was not found on the Hugging Face Hub; "
-            "check the repo id and revision, or pass a local model folder"
-        ) from e
+            f"check the repo id and revision, or pass a local model folder.{by_hand}") from e
     except EntryNotFoundError as e:  # after LocalEntryNotFoundError, its subclass
         raise FileNotFoundError(
             f"{repo_id!r} (revision {revision or 'main'}) has no {CONFIG_NAME} or {WEIGHTS_NAME}; "
-            "an fpliif model repo holds both (upload with fpliif.push_to_hub)"
-        ) from e
-    return Path(config).parent
+            "an fpliif model repo holds both (upload with fpliif.push_to_hub)") from e
+    except OSError as e:  # network errors of the HTTP client (also HfHubHTTPError, an OSError)
+        raise FileNotFoundError(f"could not download {repo_id!r} from the Hugging Face Hub ({e}).{by_hand}") from e
+    return ModelFiles(*files)
+
+
+def _download_into(repo_id: str, revision: str | None, folder: Path) -> ModelFiles:
+    files = ModelFiles(folder / CONFIG_NAME, folder / WEIGHTS_NAME)
+    if files.config.is_file() and files.weights.is_file():
+        return files
+    return _download(repo_id, revision, local_dir=folder)
+
+
+def load_model(files: ModelFiles) -> nn.Module:
+    """The network ``files`` describe, with their weights, on the CPU in eval mode."""
+    model = build_model(FPLIIFConfig.load(files.config))
+    load_state_dict(model, files.weights)
+    return model.eval()
 
 
 def from_pretrained(
@@ -166,32 +251,100 @@ def from_pretrained(
     """Load a model in eval mode.
 
     Args:
-        name_or_path: ``None`` or ``"default"`` for the shipped weights, a folder (or its ``.safetensors`` file),
-            or a Hugging Face Hub repo id such as ``"user/fpliif-celebamask"``.
-        revision: Hub branch, tag or commit; pin a commit for reproducible results.
-        cache_dir: Hub cache folder (default: the standard ``HF_HUB_CACHE``).
-        local_files_only: never touch the network (also implied by ``HF_HUB_OFFLINE=1``).
-        device, dtype: where and in what precision the model runs.
+        name_or_path, revision, cache_dir, local_files_only: which model, as for :func:`locate_model`
+            (default: the default pretrained weights, shipped inside the package).
+        device, dtype: where and in what precision the model runs (default: CPU, float32).
     """
-    location = resolve_model_dir(name_or_path, revision, cache_dir, local_files_only)
-    weights = location if location.is_file() else location / WEIGHTS_NAME
-    cfg = FPLIIFConfig.load(weights.parent / CONFIG_NAME)
-    model = build_model(cfg)
-    load_state_dict(model, weights)
-    model.eval()
+    model = load_model(locate_model(name_or_path, revision, cache_dir, local_files_only))
     return model.to(device=device, dtype=dtype)
 
 
-def push_to_hub(model: nn.Module, repo_id: str, card: str | None = None, private: bool = False,
-                token: str | None = None, commit_message: str = "Upload FP-LIIF weights") -> str:
-    """Save the model to a temporary folder and upload it as a Hub model repo; returns the commit URL."""
-    import tempfile
+@dataclass
+class PushResult:
+    """What :func:`push_to_hub` did."""
 
-    from huggingface_hub import HfApi
+    repo_url: str
+    commit_url: str | None = None
+    commit: str | None = None  # the commit hash: pin it with --revision
+    card_written: bool = False  # the folder had no model card; one was written from config.json
+    skipped: list[str] = field(default_factory=list)  # files in the folder that were not uploaded
 
+
+def push_to_hub(model_or_folder: nn.Module | str | Path, repo_id: str, card: str | None = None,
+                private: bool = False, token: str | None = None,
+                commit_message: str = "Upload FP-LIIF weights") -> PushResult:
+    """Upload a model, or a saved model folder, as a Hub model repo (created if needed).
+
+    Only :data:`MODEL_FILES` are uploaded, in one commit. A folder is first loaded exactly as users will
+    load it, and refused if that fails; a folder without a model card gets one written from its config.
+
+    Raises:
+        ValueError: a bad repo id, or a folder that does not load (nothing is uploaded).
+        FileNotFoundError: the folder does not exist.
+        PermissionError: no token, or the Hub refused it; the message says how to log in.
+        ConnectionError: the Hub could not be reached.
+    """
+    parse_repo_id(repo_id)
+    if isinstance(model_or_folder, nn.Module):
+        with tempfile.TemporaryDirectory() as tmp:
+            save_pretrained(model_or_folder, tmp, card=card)
+            return _upload(Path(tmp), repo_id, private, commit_message, token)
+    directory = Path(model_or_folder).expanduser()
+    model = _check_folder(directory)
+    card_written = card is not None or not (directory / CARD_NAME).is_file()
+    if card_written:
+        from .card import model_card
+
+        (directory / CARD_NAME).write_text(card if card is not None else model_card(model.cfg))
+    result = _upload(directory, repo_id, private, commit_message, token)
+    result.card_written = card_written
+    result.skipped = sorted(p.name for p in directory.iterdir() if p.name not in MODEL_FILES)
+    return result
+
+
+def _check_folder(directory: Path) -> nn.Module:
+    if not directory.is_dir():
+        raise FileNotFoundError(f"model folder {directory} does not exist; give the folder holding config.json "
+                                "and model.safetensors")
+    try:
+        return from_pretrained(directory, local_files_only=True)
+    except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError, OSError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        raise ValueError(f"{directory} does not load as an fpliif model, so nothing was uploaded:\n{message}") from e
+
+
+def _upload(directory: Path, repo_id: str, private: bool, message: str, token: str | None) -> PushResult:
+    from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+
+    token = token or get_token()
+    if not token:
+        raise PermissionError(f"no Hugging Face token found, so nothing was uploaded: {LOGIN_HINT}")
     api = HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        save_pretrained(model, tmp, card=card)
-        info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message)
-    return str(info)
+    try:
+        repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        commit = api.upload_folder(repo_id=repo_id, folder_path=str(directory), repo_type="model",
+                                   allow_patterns=list(MODEL_FILES), commit_message=message)
+    except HfHubHTTPError as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status == 401:
+            raise PermissionError(f"the Hub did not accept the token (401 Unauthorized): {LOGIN_HINT}") from e
+        if status == 403:
+            raise PermissionError(f"the token may not write to {repo_id} (403 Forbidden): use a token with write "
+                                  "access, and a user or organisation name you belong to") from e
+        raise ConnectionError(f"uploading to {repo_id} failed: {e}") from e
+    except _transport_errors() as e:
+        raise ConnectionError(f"could not reach the Hugging Face Hub to upload {repo_id} ({e}); check the network "
+                              "(and HF_ENDPOINT if set), then try again") from e
+    return PushResult(str(repo_url), getattr(commit, "commit_url", None), getattr(commit, "oid", None))
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network error classes of the HTTP clients huggingface_hub may use (each only if installed)."""
+    errors: list[type[BaseException]] = [OSError]
+    for module, name in (("httpx", "TransportError"), ("httpx2", "TransportError"), ("requests", "RequestException")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)

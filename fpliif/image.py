@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["load_image", "to_tensor", "pad_to_square", "PadBox", "colorize", "blend", "IMAGE_EXTENSIONS"]
+__all__ = ["load_image", "list_images", "to_tensor", "to_uint8", "to_pil", "pad_to_square", "PadBox", "colorize",
+           "blend", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -26,6 +27,13 @@ def load_image(path: str | Path) -> Image.Image:
             return ImageOps.exif_transpose(im)
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path} is not a readable image ({e}); is the file complete and an image?") from e
+
+
+def list_images(folder: Path, recursive: bool = False, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
+    """The files in ``folder`` (and its sub-folders with ``recursive``) whose extension is in ``extensions``,
+    sorted."""
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in Path(folder).glob(pattern) if p.suffix.lower() in extensions and p.is_file())
 
 
 def to_tensor(image) -> torch.Tensor:
@@ -56,6 +64,20 @@ def to_tensor(image) -> torch.Tensor:
             return _from_channels(torch.from_numpy(_scale_array(t.numpy())))
         return _from_channels(_check_float_range(t.float()))
     raise TypeError(f"unsupported image type {type(image).__name__}; give a path, PIL image, numpy array or tensor")
+
+
+def to_uint8(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] (any shape, tensor or array) -> uint8 in 0..255, rounded to the nearest level."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().float().cpu().numpy()
+    return (np.asarray(values, dtype=np.float32) * 255 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def to_pil(image: torch.Tensor | np.ndarray) -> Image.Image:
+    """A ``3 x H x W`` image or an ``H x W`` mask in [0, 1] -> an 8-bit RGB or greyscale (``L``) PIL image."""
+    if image.ndim == 3:
+        image = image.permute(1, 2, 0) if isinstance(image, torch.Tensor) else image.transpose(1, 2, 0)
+    return Image.fromarray(to_uint8(image), mode="RGB" if image.ndim == 3 else "L")
 
 
 def _scale_array(arr: np.ndarray) -> np.ndarray:

@@ -1,33 +1,73 @@
-"""Label sets (names, colours, groups) for CelebAMask-HQ, LaPa and Helen, and selection by name."""
+"""Label sets (names, colours, groups) for CelebAMask-HQ, LaPa and Helen, selection by name, and the two
+special mask values every dataset, loss and metric shares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["LabelSet", "CELEBAMASK_HQ", "LAPA", "HELEN", "LABEL_SETS", "get_label_set", "CELEBAMASK_TO_LAPA"]
+__all__ = ["LabelSet", "CELEBAMASK_HQ", "LAPA", "HELEN", "LABEL_SETS", "get_label_set", "label_set_for",
+           "CELEBAMASK_TO_LAPA", "IGNORE", "NOT_ANNOTATED", "hex_color", "DISPLAY_NAMES", "ALIASES"]
 
-# One colour per label name, so that every label set draws the same part in the same colour.
+# Mask values that are not class ids (masks are uint8, so real classes stay below 254).
+IGNORE = 255  # unknown: no loss, not counted by the metrics
+NOT_ANNOTATED = 254  # none of this sample's annotated classes (partial labels); not counted by the metrics
+
+# One colour per label name, so that every label set draws the same part in the same colour. Chosen to show the
+# parser's mistakes over a photo: no class is drawn in a skin or hair tone, and neighbours differ in hue (skin
+# teal, hair violet, the person's left and right parts in different hues, lips red and wine, inner mouth cyan).
 COLORS: dict[str, tuple[int, int, int]] = {
     "background": (0, 0, 0),
-    "skin": (204, 153, 119),
-    "nose": (255, 85, 0),
+    "skin": (0, 180, 160),
+    "nose": (255, 150, 0),
     "eye_g": (255, 255, 255),
-    "l_eye": (51, 102, 255),
-    "r_eye": (0, 204, 255),
-    "l_brow": (153, 51, 0),
-    "r_brow": (204, 102, 51),
-    "l_ear": (255, 170, 0),
-    "r_ear": (255, 221, 0),
-    "mouth": (160, 0, 60),
-    "u_lip": (255, 0, 85),
-    "l_lip": (255, 85, 170),
-    "hair": (85, 51, 17),
-    "hat": (0, 153, 51),
-    "ear_r": (255, 255, 102),
-    "neck_l": (170, 255, 255),
-    "neck": (255, 204, 153),
-    "cloth": (102, 102, 153),
+    "l_eye": (0, 60, 255),
+    "r_eye": (255, 0, 200),
+    "l_brow": (255, 235, 0),
+    "r_brow": (140, 255, 0),
+    "l_ear": (255, 80, 80),
+    "r_ear": (255, 170, 200),
+    "mouth": (0, 255, 255),
+    "u_lip": (255, 0, 0),
+    "l_lip": (170, 0, 90),
+    "hair": (120, 60, 255),
+    "hat": (0, 120, 0),
+    "ear_r": (255, 255, 150),
+    "neck_l": (0, 255, 120),
+    "neck": (230, 90, 40),
+    "cloth": (150, 150, 60),
+}
+
+# What people call each class (the ids and machine names stay for scripts). "Left" and "right" are the person's
+# own: the person's left eye is on the viewer's right in an upright, unmirrored photo.
+DISPLAY_NAMES: dict[str, str] = {
+    "background": "background",
+    "skin": "skin",
+    "nose": "nose",
+    "eye_g": "eyeglasses",
+    "l_eye": "left eye (person's left)",
+    "r_eye": "right eye (person's right)",
+    "l_brow": "left eyebrow (person's left)",
+    "r_brow": "right eyebrow (person's right)",
+    "l_ear": "left ear (person's left)",
+    "r_ear": "right ear (person's right)",
+    "mouth": "inner mouth",
+    "u_lip": "upper lip",
+    "l_lip": "lower lip",
+    "hair": "hair",
+    "hat": "hat",
+    "ear_r": "earring",
+    "neck_l": "necklace",
+    "neck": "neck",
+    "cloth": "clothes",
+}
+# Other words users type for a class (``resolve`` accepts them, as it does display names).
+ALIASES: dict[str, str] = {
+    "glasses": "eye_g", "eyeglasses": "eye_g", "spectacles": "eye_g",
+    "left_eye": "l_eye", "right_eye": "r_eye", "left_eyebrow": "l_brow", "right_eyebrow": "r_brow",
+    "left_brow": "l_brow", "right_brow": "r_brow", "left_ear": "l_ear", "right_ear": "r_ear",
+    "inner_mouth": "mouth", "teeth": "mouth", "upper_lip": "u_lip", "lower_lip": "l_lip",
+    "earring": "ear_r", "earrings": "ear_r", "necklace": "neck_l", "clothes": "cloth", "clothing": "cloth",
 }
 
 _FACE = ("skin", "nose", "l_brow", "r_brow", "l_eye", "r_eye", "u_lip", "l_lip", "mouth")
@@ -81,6 +121,21 @@ class LabelSet:
         """One RGB colour per class; names without a fixed colour get a stable one from their index."""
         return [COLORS.get(n, _fallback_color(i)) for i, n in enumerate(self.names)]
 
+    @property
+    def display_names(self) -> list[str]:
+        """What people call each class, in id order (``"left eye (person's left)"`` for ``l_eye``)."""
+        return [DISPLAY_NAMES.get(n, n.replace("_", " ")) for n in self.names]
+
+    def display(self, name_or_id: str | int) -> str:
+        """The display name of one class."""
+        i = name_or_id if isinstance(name_or_id, int) else self.index(name_or_id)
+        return self.display_names[i]
+
+    @property
+    def hex_colors(self) -> list[str]:
+        """:attr:`colors` as ``"#rrggbb"`` strings (for web front ends)."""
+        return [hex_color(c) for c in self.colors]
+
     def index(self, name: str) -> int:
         try:
             return self.names.index(name)
@@ -103,9 +158,10 @@ class LabelSet:
                     raise KeyError(f"label id {i} is out of range 0..{len(self.names) - 1} for {self.name}")
                 ids.add(i)
                 continue
-            key = item.strip().lower().replace(" ", "_").replace("-", "_")
+            key = _key(item)
             if not key:
                 continue
+            key = self._by_display.get(key, ALIASES.get(key, key))
             if key in self.names:
                 ids.add(self.names.index(key))
             elif key in self.groups:
@@ -115,6 +171,10 @@ class LabelSet:
         if not ids:
             raise KeyError(f"no labels selected; choose from {self._valid()}")
         return sorted(ids)
+
+    @property
+    def _by_display(self) -> dict[str, str]:
+        return {_key(d): n for n, d in zip(self.names, self.display_names)}
 
     def mirror_permutation(self) -> list[int]:
         """Class ids after a horizontal flip: left and right classes swap."""
@@ -131,6 +191,16 @@ class LabelSet:
 
     def _unknown(self, name: object) -> str:
         return f"unknown label or group {name!r} for label set {self.name!r}; valid {self._valid()}"
+
+
+def _key(text: str) -> str:
+    """A typed label name, normalised: ``"Left eye (person's left)"`` -> ``"left_eye_(person's_left)"``."""
+    return text.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def hex_color(rgb: Sequence[int]) -> str:
+    """``(r, g, b)`` in 0..255 -> ``"#rrggbb"``."""
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def _fallback_color(i: int) -> tuple[int, int, int]:
@@ -169,3 +239,15 @@ def get_label_set(name: str) -> LabelSet:
     if key not in LABEL_SETS:
         raise KeyError(f"unknown label set {name!r}; built-in sets: {', '.join(LABEL_SETS)}")
     return LABEL_SETS[key]
+
+
+def label_set_for(names: Sequence[str], name: str = "custom") -> LabelSet:
+    """The built-in set ``name`` when its classes are exactly ``names`` (same colours and groups), else a set
+    made from ``names`` (e.g. a model fine-tuned on its own labels)."""
+    try:
+        built_in = get_label_set(name)
+    except KeyError:
+        built_in = None
+    if built_in is not None and list(built_in.names) == list(names):
+        return built_in
+    return LabelSet.from_names(names, name=name)

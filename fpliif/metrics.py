@@ -2,7 +2,8 @@
 
 Counts are accumulated over the whole evaluation set in one confusion matrix (not averaged per image). The
 means skip the background and every class absent from both the ground truth and the predictions of the whole
-set (shown as n/a). Ground-truth pixels 254 and 255 (not annotated, unknown) are not counted.
+set (shown as n/a). Ground-truth values of K and above, such as ``IGNORE`` (255) and ``NOT_ANNOTATED``
+(254) from :mod:`fpliif.labels`, are not counted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ConfusionMatrix", "Scores", "scores_from_confusion", "format_table"]
+__all__ = ["ConfusionMatrix", "Scores", "scores_from_confusion", "scores_table"]
 
 
 class ConfusionMatrix:
@@ -30,9 +31,6 @@ class ConfusionMatrix:
         keep = (target >= 0) & (target < k)
         pairs = target[keep].long().cpu() * k + prediction[keep].long().cpu().clamp(0, k - 1)
         self.matrix += torch.bincount(pairs, minlength=k * k).view(k, k)
-
-    def merge(self, other: ConfusionMatrix) -> None:
-        self.matrix += other.matrix
 
     def scores(self, names: Sequence[str] | None = None, ignore: Sequence[int] = (0,)) -> Scores:
         return scores_from_confusion(self.matrix, names, ignore)
@@ -81,9 +79,15 @@ def scores_from_confusion(matrix: torch.Tensor, names: Sequence[str] | None = No
     )
 
 
-def format_table(rows: dict[str, Scores]) -> str:
-    """A text table in percent: one row per class (background left out), then mean F1 and mIoU; two columns
-    (F1, IoU) per setting such as ``256``, ``512`` or ``64->256``."""
+def scores_table(rows: dict[str, Scores], markdown: bool = False, digits: int = 1) -> str:
+    """A table in percent: one row per class (the ignored background left out), then mean F1 and mIoU; two
+    columns (F1, IoU) per setting such as ``256``, ``512`` or ``64->256`` (or ``val``).
+
+    Args:
+        rows: scores per setting, all over the same classes.
+        markdown: a Markdown table (for logs and model cards) instead of aligned plain text.
+        digits: decimals of the per-class scores; the means get one more.
+    """
     first = next(iter(rows.values()))
     classes = [n for i, n in enumerate(first.names) if i not in first.ignored]
     head = ["class"] + [f"{kind} {label}" for label in rows for kind in ("F1", "IoU")]
@@ -92,10 +96,13 @@ def format_table(rows: dict[str, Scores]) -> str:
         cells = []
         for s in rows.values():
             i = s.names.index(n)
-            cells += [_percent(s.f1[i]), _percent(s.iou[i])]
+            cells += [_percent(s.f1[i], digits), _percent(s.iou[i], digits)]
         lines.append([n, *cells])
-    lines.append(["mean (F1, mIoU)"] + [c for s in rows.values() for c in (_percent(s.mean_f1, 2),
-                                                                          _percent(s.mean_iou, 2))])
+    lines.append(["mean (F1, mIoU)"] + [c for s in rows.values() for c in (_percent(s.mean_f1, digits + 1),
+                                                                          _percent(s.mean_iou, digits + 1))])
+    if markdown:
+        rule = ["---"] + ["---:"] * (len(head) - 1)
+        return "\n".join("| " + " | ".join(row) + " |" for row in [head, rule, *lines[1:]])
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths)))
                      for row in lines)

@@ -1,83 +1,70 @@
-"""The inference API: ``FaceParser`` turns images into :class:`ParseResult` objects at any output size."""
+"""The inference API: ``FaceParser`` turns photos into :class:`~fpliif.result.ParseResult` objects at any size.
+
+Reading order: :meth:`FaceParser.parse_batch` finds the faces of each photo (:mod:`fpliif.detect`), aligns each
+to the framing the weights were trained on (:mod:`fpliif.align`), encodes the aligned crops in one batch, and
+gives each photo a result whose regions query the decoder at the photo's own output pixels mapped into each
+face's crop. With no face found, or ``faces="none"``, the whole photo is the network's input (padded to a
+square), as for a photo that is already a face crop.
+"""
 
 from __future__ import annotations
 
 import itertools
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
+from .align import Alignment, estimate_alignment
+from .device import resolve_device, resolve_dtype
 from .hub import from_pretrained
-from .image import PadBox, blend, colorize, pad_to_square, to_tensor
-from .labels import LabelSet, get_label_set
-from .models.decoder import LIIFDecoder
-from .render import OutputGrid, RenderOptions, render_dense, render_grid
+from .image import PadBox, pad_to_square, to_tensor
+from .render import OutputGrid, RenderOptions
+from .result import ParseResult, decoder_region
 
-__all__ = ["FaceParser", "ParseResult", "output_size"]
+__all__ = ["FaceParser", "ParseResult", "Face", "output_size", "RENDER_MODES", "FACE_MODES"]
 
 MAX_SIDE = 8192  # beyond this a label map is more likely a mistake than a wish
+# How the decoder is rendered: "fast" coarse to fine (labels exact where they change, soft masks refined wherever
+# a probability changes: see fpliif.result), "dense" at every output pixel (the reference, far slower).
+RENDER_MODES = ("fast", "dense")
+# Which faces to parse: "auto" finds the faces and parses each aligned, unless the photo is already framed like
+# the training crops (one face filling it), which is parsed whole; "all" and "largest" always align; "none"
+# parses the whole photo as it is (for pre-cropped faces).
+FACE_MODES = ("auto", "all", "largest", "none")
+FILLS_FRAME = (0.6, 1.6, 0.2)  # "auto": crop side / photo side in [0.6, 1.6] and centre within 0.2 sides of its
 
 
 @dataclass
-class ParseResult:
-    """The parse of one image.
+class Face:
+    """A face found in a photo and parsed aligned.
 
     Attributes:
-        logits: ``K x H x W`` float32 class logits at the output size (CPU).
-        label_set: names, colours and groups of the K classes.
-        temperature: softmax temperature the model was trained with.
-        image: the input resized to the output size, ``3 x H x W`` in [0, 1] (for overlays).
+        box: ``(x0, y0, x1, y1)`` in the photo's pixels (the detector's box, brows to chin).
+        score: detection confidence in [0, 1].
+        landmarks: ``6 x 2`` ``(x, y)`` photo pixels: right eye, left eye, nose tip, mouth centre, right and left
+            ear tragion (the person's right and left).
+        alignment: the similarity between the network's crop and the photo.
+        region: index of the face's region in :attr:`ParseResult.regions`.
     """
 
-    logits: torch.Tensor
-    label_set: LabelSet
-    temperature: float
-    image: torch.Tensor
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+    alignment: Alignment
+    region: int = -1
 
     @property
-    def size(self) -> tuple[int, int]:
-        return tuple(self.logits.shape[-2:])
-
-    @property
-    def probs(self) -> torch.Tensor:
-        """``K x H x W`` class probabilities (softmax of logits / temperature)."""
-        return torch.softmax(self.logits / self.temperature, dim=0)
-
-    @property
-    def labels(self) -> torch.Tensor:
-        """``H x W`` int64 class ids."""
-        return self.logits.argmax(dim=0)
-
-    def label_map(self) -> np.ndarray:
-        """``H x W`` uint8 class ids, ready to save as a single-channel PNG."""
-        return self.labels.to(torch.uint8).numpy()
-
-    def mask(self, selection: str | Iterable[str | int], soft: bool = True) -> torch.Tensor:
-        """``H x W`` float mask in [0, 1] of the selected labels and groups (e.g. ``"hair"``, ``"face,ears"``).
-
-        ``soft`` gives the summed probability of the selection; otherwise 1 where the arg-max is selected.
-        """
-        ids = self.label_set.resolve(selection)
-        if soft:
-            return self.probs[ids].sum(dim=0).clamp_(0, 1)
-        return torch.isin(self.labels, torch.tensor(ids)).float()
-
-    def color_map(self) -> Image.Image:
-        """The label map drawn in each class's colour."""
-        return Image.fromarray(colorize(self.labels, self.label_set.colors))
-
-    def overlay(self, alpha: float = 0.5) -> Image.Image:
-        """The colour map blended over the image; background pixels keep the image."""
-        img = (self.image.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
-        labels = self.labels.numpy()
-        return Image.fromarray(blend(img, colorize(labels, self.label_set.colors), alpha, keep=labels == 0))
+    def crop_box(self) -> tuple[float, float, float, float]:
+        """The axis-aligned box ``(x0, y0, x1, y1)`` around the parsed crop: head, hair and neck, what a detailer
+        wants."""
+        xy = self.alignment.corners()
+        return float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())
 
 
 def output_size(
@@ -89,14 +76,14 @@ def output_size(
     if size is not None and scale is not None:
         raise ValueError("give an output size or a scale, not both")
     if scale is not None:
-        if scale <= 0:
-            raise ValueError(f"scale must be > 0, got {scale}")
+        if not (isinstance(scale, numbers.Real) and 0 < scale < float("inf")):
+            raise ValueError(f"scale must be a positive finite number, got {scale!r}")
         out = (round(h * scale), round(w * scale))
     elif size is None:
         out = (h, w)
     elif isinstance(size, numbers.Real):  # also numpy integers and 512.0
-        if size < 1:
-            raise ValueError(f"size must be >= 1, got {size!r}")
+        if not 1 <= size < float("inf"):
+            raise ValueError(f"size must be a number of pixels >= 1, got {size!r}")
         long_side = max(h, w)
         out = (round(h * size / long_side), round(w * size / long_side))
     else:
@@ -110,101 +97,190 @@ def output_size(
 
 
 class FaceParser:
-    """Parse faces with an FP-LIIF model.
+    """Parse the faces of photos with an FP-LIIF model.
 
     >>> parser = FaceParser.from_pretrained()             # the shipped weights
-    >>> result = parser("face.jpg", size=1024)            # long side 1024, aspect kept
-    >>> hair = result.mask("hair")                        # soft H x W mask
+    >>> result = parser("group.jpg")                      # every face, aligned, painted back at the photo's size
+    >>> result.faces[0].box, result.mask("hair", face=0)  # the largest face and its hair
+    >>> parser("face.png", faces="none", size=1024)       # a pre-cropped face, parsed as it is, at 1024 px
+
+    Args:
+        model: an FP-LIIF model (or a registered baseline).
+        device: where to run (see :func:`fpliif.device.resolve_device`); ``None``: where the model is.
+        dtype: precision (see :func:`fpliif.device.resolve_dtype`); ``None``: the model's own.
+        chunk: decoder queries per call (bounds memory).
+        mode: one of :data:`RENDER_MODES`.
+        faces: the default of :meth:`__call__`'s ``faces`` (one of :data:`FACE_MODES`).
+        detector: a :class:`fpliif.detect.FaceDetector` (default: the shipped one, loaded on first use).
     """
 
     def __init__(self, model: nn.Module, device: str | torch.device | None = None,
-                 dtype: torch.dtype | None = None, chunk: int = 65536, mode: str = "fast"):
-        device = torch.device(device) if device is not None else next(model.parameters()).device
+                 dtype: str | torch.dtype | None = None, chunk: int = 65536, mode: str = "fast",
+                 faces: str = "auto", detector=None):
+        if mode not in RENDER_MODES:
+            raise ValueError(f"unknown render mode {mode!r}; use one of {', '.join(RENDER_MODES)}")
+        _check_faces(faces)
+        device = resolve_device(device) if device is not None else next(model.parameters()).device
+        dtype = resolve_dtype(dtype, device) if dtype is not None else next(model.parameters()).dtype
         self.model = model.to(device=device, dtype=dtype).eval()
-        self.device, self.dtype = device, dtype or next(model.parameters()).dtype
+        self.device, self.dtype = device, dtype
         self.cfg = model.cfg
-        self.label_set = _label_set(self.cfg)
-        self.chunk = chunk
-        self.mode = mode
-        self.render_options: RenderOptions | None = None  # coarse-to-fine knobs (mode "fast"); None: defaults
+        self.label_set = self.cfg.labels
+        self.chunk, self.mode, self.faces = chunk, mode, faces
+        self.render_options = RenderOptions(chunk=min(chunk, 16384))
+        self._detector = detector
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None, revision: str | None = None,
-                        device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                        device: str | torch.device | None = "auto", dtype: str | torch.dtype | None = "float32",
                         local_files_only: bool = False, **kwargs) -> FaceParser:
-        """A parser on the shipped default weights, a local model folder or a Hub repo id."""
-        model = from_pretrained(name_or_path, revision=revision, local_files_only=local_files_only)
-        return cls(model, device=device or default_device(), dtype=dtype, **kwargs)
+        """A parser on named pretrained weights (default: the shipped ones), a model folder or a Hub repo id.
 
-    def __call__(self, images, size=None, scale=None, batch_size: int = 8):
+        ``name_or_path``, ``revision`` and ``local_files_only`` are as for :func:`fpliif.from_pretrained`;
+        ``device`` (default ``"auto"``) and ``dtype`` (default float32; ``"auto"``: float16 on CUDA) as for
+        :mod:`fpliif.device`; other keyword arguments go to :class:`FaceParser`.
+        """
+        model = from_pretrained(name_or_path, revision=revision, local_files_only=local_files_only)
+        return cls(model, device=device or "auto", dtype=dtype, **kwargs)
+
+    @property
+    def detector(self):
+        """The face detector (the shipped BlazeFace unless one was given), loaded on first use."""
+        if self._detector is None:
+            from .detect import FaceDetector
+
+            self._detector = FaceDetector.from_pretrained(device=self.device)
+        return self._detector
+
+    def __call__(self, images, size=None, scale=None, batch_size: int = 8,
+                 faces: str | int | Sequence[int] | None = None):
         """Parse one image or a list of them; returns a :class:`ParseResult` or a list of them.
 
         Args:
             images: a path, PIL image, numpy array, ``C x H x W`` tensor, a ``B x C x H x W`` tensor, or a list.
             size: output ``(H, W)``, or an int for the longer side; default the image's own size.
             scale: output size as a multiple of the image size (instead of ``size``).
-            batch_size: images encoded at once.
+            batch_size: face crops (or whole images) encoded at once.
+            faces: which faces (default: the parser's ``faces``): ``"auto"``, ``"all"``, ``"largest"``, ``"none"``
+                (see :data:`FACE_MODES`), or face indices (largest first) to parse only those.
         """
         single = not isinstance(images, (list, tuple)) and not (
             isinstance(images, torch.Tensor) and images.ndim == 4)
         items = [images] if single else list(images)
         results = []
         for start in range(0, len(items), batch_size):
-            results.extend(self.parse_batch(items[start:start + batch_size], size, scale))
+            results.extend(self.parse_batch(items[start:start + batch_size], size, scale, faces))
         return results[0] if single else results
 
-    def parse_frames(self, frames: Iterable, size=None, scale=None, batch_size: int = 8) -> Iterator[ParseResult]:
+    def parse_frames(self, frames: Iterable, size=None, scale=None, batch_size: int = 8,
+                     faces: str | int | Sequence[int] | None = None) -> Iterator[ParseResult]:
         """Parse a stream of frames (e.g. :class:`fpliif.video.FrameReader`), yielding one result per frame.
 
         Frames are taken ``batch_size`` at a time, so memory stays bounded for a video of any length.
         """
         frames = iter(frames)
         while batch := list(itertools.islice(frames, batch_size)):
-            yield from self.parse_batch(batch, size, scale)
+            yield from self.parse_batch(batch, size, scale, faces)
 
     @torch.inference_mode()
-    def parse_batch(self, images: Sequence, size=None, scale=None) -> list[ParseResult]:
+    def parse_batch(self, images: Sequence, size=None, scale=None,
+                    faces: str | int | Sequence[int] | None = None) -> list[ParseResult]:
+        """Parse a list of images (all their face crops are encoded together)."""
+        faces = self.faces if faces is None else faces
+        _check_faces(faces)
         tensors = [to_tensor(im) for im in images]
-        inputs, boxes = zip(*(self.prepare(t) for t in tensors))
-        state = self.model.encode(torch.stack(inputs).to(self.device, self.dtype))
-        results = []
-        for i, (t, box) in enumerate(zip(tensors, boxes)):
-            out_h, out_w = output_size((box.height, box.width), size, scale)
-            state_i = state[i]
-            logits = self.render(state_i, box, out_h, out_w)
-            image = t if (out_h, out_w) == tuple(t.shape[-2:]) else _resize(t, (out_h, out_w))
-            results.append(ParseResult(logits, self.label_set, self.cfg.temperature, image))
+        plans = [self.plan(t, faces) for t in tensors]
+        crops = [crop for plan in plans for crop in plan[1]]
+        states = self.encode(torch.stack(crops)) if crops else None
+        results, used = [], 0
+        for t, (how, inputs, layout) in zip(tensors, plans):
+            h, w = t.shape[-2:]
+            out_h, out_w = output_size((h, w), size, scale)
+            result = self.compose(t, (out_h, out_w), how, layout, states, used)
+            used += len(inputs)
+            results.append(result)
         return results
 
-    def prepare(self, image: torch.Tensor) -> tuple[torch.Tensor, PadBox]:
-        """``3 x H x W`` in [0, 1] -> padded, resized network input and where the image sits in it."""
+    def plan(self, image: torch.Tensor, faces) -> tuple[str, list[torch.Tensor], list]:
+        """What to encode for one image: ``(how, network inputs, layout)``; ``layout`` is a list of
+        :class:`Face` (aligned faces) or one :class:`~fpliif.image.PadBox` (the whole image)."""
+        n = self.cfg.input_size
+        if faces == "none":
+            return "whole image", *self._whole(image)
+        found = self.find_faces(image)
+        if isinstance(faces, (int, np.integer)) or not isinstance(faces, str):
+            wanted = [int(faces)] if isinstance(faces, (int, np.integer)) else [int(i) for i in faces]
+            missing = [i for i in wanted if not 0 <= i < len(found)]
+            if missing:
+                raise ValueError(f"no face {missing[0]}: {len(found)} face(s) found in this image "
+                                 f"(indices 0..{len(found) - 1}, largest first)")
+            found = [found[i] for i in wanted]
+        elif faces == "largest":
+            found = found[:1]
+        if not found:
+            return "no face found: parsed the whole image", *self._whole(image)
+        if faces == "auto" and len(found) == 1 and _fills_frame(found[0].alignment, *image.shape[-2:]):
+            return "one face filling the frame: parsed the whole image", *self._whole(image)
+        return f"{len(found)} face(s)", [f.alignment.warp(image, n) for f in found], found
+
+    def _whole(self, image: torch.Tensor) -> tuple[list[torch.Tensor], list[PadBox]]:
         padded, box = pad_to_square(image)
         n = self.cfg.input_size
-        return _resize(padded, (n, n)), box
+        return [_resize(padded, (n, n))], [box]
 
-    def render(self, state, box: PadBox, out_h: int, out_w: int) -> torch.Tensor:
-        """``K x out_h x out_w`` float32 logits over the original image region.
+    def find_faces(self, image: torch.Tensor, min_score: float | None = None) -> list[Face]:
+        """The faces in ``image`` (``3 x H x W`` in [0, 1]), largest first, with their alignments."""
+        found = self.detector(image, min_score=min_score)
+        out = []
+        for f in found:
+            landmarks = f.landmarks.double().numpy()
+            out.append(Face(f.box, f.score, landmarks, estimate_alignment(landmarks)))
+        return out
 
-        ``mode="fast"`` renders coarse to fine (:mod:`fpliif.render`: exact where labels change, bilinear
-        inside regions), ``"fast-soft"`` also refines wherever a probability is not saturated, for soft masks;
-        ``"dense"`` evaluates the decoder at every pixel. ``self.render_options``
-        (:class:`fpliif.render.RenderOptions`) tunes the coarse-to-fine renderer.
-        """
-        grid = OutputGrid.from_box(box, out_h, out_w)
-        decoder = getattr(self.model, "decoder", None)
-        if not isinstance(decoder, LIIFDecoder):  # the U-Net baseline: its own query, bilinear logits
-            coords = grid.all_coords(out_h, out_w, self.device, self.dtype)
-            logits = self.model.query(state, coords.unsqueeze(0), chunk=self.chunk)[0]
-            return logits.float().transpose(0, 1).reshape(-1, out_h, out_w).cpu()
-        if self.mode == "dense":
-            return render_dense(decoder, state, grid, out_h, out_w, self.chunk)[0].float().cpu()
-        if self.mode not in ("fast", "fast-soft"):
-            raise ValueError(f"unknown render mode {self.mode!r}; use 'fast', 'fast-soft' or 'dense'")
-        opts = self.render_options or RenderOptions(chunk=min(self.chunk, 16384))
-        if self.mode == "fast-soft":
-            opts = replace(opts, soft=True)
-        logits = render_grid(decoder, state, grid, out_h, out_w, opts)
-        return logits[0].float().cpu()
+    def encode(self, crops: torch.Tensor):
+        """Network inputs ``B x 3 x S x S`` -> the decoder state of each."""
+        return self.model.encode(crops.to(self.device, self.dtype))
+
+    def compose(self, image: torch.Tensor, out_hw: tuple[int, int], how: str, layout: list, states,
+                first: int) -> ParseResult:
+        """The result of one image from its encoded crops ``states[first:first + len(layout)]``."""
+        out_h, out_w = out_hw
+        h, w = image.shape[-2:]
+        regions, faces = [], []
+        for k, item in enumerate(layout):
+            state = states[first + k]
+            if isinstance(item, PadBox):
+                grid = OutputGrid.from_box(item, out_h, out_w)
+                regions.append(decoder_region(self.model, state, grid, (0, 0, out_h, out_w), self.render_options,
+                                              self.mode))
+                continue
+            box = item.alignment.region(h, w, out_h, out_w)
+            if box is None:
+                continue
+            grid = item.alignment.output_grid(h, w, out_h, out_w, box[0], box[1])
+            item.region = len(regions)
+            regions.append(decoder_region(self.model, state, grid, box, self.render_options, self.mode, face=item,
+                                          clip=True))
+            faces.append(item)
+        return ParseResult((out_h, out_w), self.label_set, self.cfg.temperature, image, regions, faces, how=how)
+
+
+def _check_faces(faces) -> None:
+    if isinstance(faces, str):
+        if faces not in FACE_MODES:
+            raise ValueError(f"faces must be one of {', '.join(FACE_MODES)} or face indices, got {faces!r}")
+    elif not isinstance(faces, (int, np.integer)) and not (
+            isinstance(faces, Sequence) and all(isinstance(i, (int, np.integer)) for i in faces)):
+        raise ValueError(f"faces must be one of {', '.join(FACE_MODES)} or face indices, got {faces!r}")
+
+
+def _fills_frame(alignment: Alignment, height: int, width: int) -> bool:
+    """Whether a face's training-like crop is about the photo itself (a photo already framed like the crops)."""
+    low, high, off = FILLS_FRAME
+    side = min(height, width)
+    centre = alignment.to_photo(np.array([[0.5, 0.5]]))[0]
+    return (low <= alignment.scale / side <= high and abs(centre[0] - width / 2) <= off * side
+            and abs(centre[1] - height / 2) <= off * side)
 
 
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -213,22 +289,3 @@ def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return image
     out = F.interpolate(image[None], size=size, mode="bicubic", antialias=True, align_corners=False)
     return out[0].clamp_(0, 1)
-
-
-def _label_set(cfg) -> LabelSet:
-    try:
-        built_in = get_label_set(cfg.label_set)
-        if list(built_in.names) == list(cfg.label_names):
-            return built_in
-    except KeyError:
-        pass
-    return LabelSet.from_names(cfg.label_names, name=cfg.label_set)
-
-
-def default_device() -> torch.device:
-    """CUDA if present, then Apple's MPS, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")

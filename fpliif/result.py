@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .image import blend, colorize
@@ -119,7 +120,9 @@ class ParseResult:
         temperature: the model's softmax temperature.
         image: the input, ``3 x h x w`` in [0, 1] at its own size (overlays resize it to the output size).
         regions: what was parsed: the whole image, or one region per face.
-        faces: the detected faces, largest first (empty when the whole image was parsed).
+        faces: the parsed faces (:class:`fpliif.parser.Face`), largest first; empty when the whole image was
+            parsed.
+        how: how the image was parsed, in words (``"2 face(s)"``, ``"no face found: parsed the whole image"``).
     """
 
     size: tuple[int, int]
@@ -128,6 +131,7 @@ class ParseResult:
     image: torch.Tensor
     regions: list[Region]
     faces: list = field(default_factory=list)
+    how: str = "whole image"
     tile: int = TILE
     _labels: torch.Tensor | None = field(default=None, repr=False)
     _owner: torch.Tensor | None = field(default=None, repr=False)
@@ -191,16 +195,26 @@ class ParseResult:
                     yield box, parts
 
     # ------------------------------------------------------------------------------------------ masks
-    def mask(self, selection: str | Iterable[str | int], soft: bool = True) -> torch.Tensor:
+    def mask(self, selection: str | Iterable[str | int], soft: bool = True, face: int | None = None) -> torch.Tensor:
         """``H x W`` float mask in [0, 1] of the selected labels and groups (e.g. ``"hair"``, ``"face,ears"``).
 
         ``soft`` gives the summed probability of the selection, rendered exactly where it is not saturated;
-        otherwise 1 where the most likely class is selected.
+        otherwise 1 where the most likely class is selected. ``face`` keeps only that face's pixels (an index
+        into :attr:`faces`).
         """
         ids = self.label_set.resolve(selection)
         if not soft:
-            return torch.isin(self.labels, torch.tensor(ids)).float()
-        return self._reduce(lambda probs: probs[ids].sum(0).clamp_(0, 1))
+            out = torch.isin(self.labels, torch.tensor(ids)).float()
+        else:
+            out = self._reduce(lambda probs: probs[ids].sum(0).clamp_(0, 1))
+        return out if face is None else out * self.face_region(face)
+
+    def face_region(self, face: int) -> torch.Tensor:
+        """``H x W`` float: 1 on the pixels that belong to face ``face`` (an index into :attr:`faces`), else 0."""
+        if not 0 <= face < len(self.faces):
+            raise ValueError(f"no face {face}: {len(self.faces)} face(s) were parsed in this image"
+                             + (f" ({self.how})" if not self.faces else ""))
+        return (self.owner == self.faces[face].region).float()
 
     @property
     def probs(self) -> torch.Tensor:
@@ -249,6 +263,22 @@ class ParseResult:
         """The colour map blended over the image; background pixels keep the image."""
         labels = self.label_map()
         return Image.fromarray(blend(self.picture(), colorize(labels, self.label_set.colors), alpha, keep=labels == 0))
+
+    def outline(self, width: int = 1) -> Image.Image:
+        """The photo with the border of every class drawn in that class's colour: for checking edges."""
+        labels = torch.from_numpy(self.label_map()).long()
+        across, down = labels[:, 1:] != labels[:, :-1], labels[1:, :] != labels[:-1, :]
+        edge = torch.zeros_like(labels, dtype=torch.bool)
+        edge[:, 1:] |= across
+        edge[:, :-1] |= across
+        edge[1:, :] |= down
+        edge[:-1, :] |= down
+        if width > 1:  # thicker lines: grow the edge inwards and outwards
+            edge = F.max_pool2d(edge[None, None].float(), 2 * (width // 2) + 1, stride=1, padding=width // 2)[0, 0] > 0
+        drawn = (edge & (labels > 0)).numpy()  # each line in the colour of the class on its side
+        picture = self.picture().copy()
+        picture[drawn] = np.asarray(self.label_set.colors, dtype=np.uint8)[labels.numpy()[drawn]]
+        return Image.fromarray(picture)
 
     def picture(self) -> np.ndarray:
         """The input at the output size, ``H x W x 3`` uint8."""

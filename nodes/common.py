@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 try:  # the pack's own copy of the library, when ComfyUI loads the repository root as a package
     from .. import fpliif
-    from ..fpliif import focus, masks
+    from ..fpliif import device, hub, image, masks, pretrained
 except ImportError:  # nodes/ imported on its own (tests, an installed fpliif)
     import fpliif
-    from fpliif import focus, masks
+    from fpliif import device, hub, image, masks, pretrained
 
 try:  # the V3 node API exists only inside ComfyUI
     from comfy_api.latest import io
@@ -25,8 +24,9 @@ except ImportError:
     io = None
 
 __all__ = [
-    "fpliif", "focus", "masks", "io", "CATEGORY", "FaceParsing", "image_to_frames", "frames_to_image", "pil_to_image",
-    "check_interrupted", "progress_bar", "label_legend", "PARSER_TYPE", "PARSING_TYPE",
+    "fpliif", "device", "hub", "image", "masks", "pretrained", "io", "CATEGORY", "FaceParsing",
+    "image_to_frames", "frames_to_image", "check_interrupted", "progress_bar", "label_legend", "PARSER_TYPE",
+    "PARSING_TYPE",
 ]
 
 CATEGORY = "FP-LIIF"
@@ -57,7 +57,7 @@ class FaceParsing:
     def result(self, index: int) -> fpliif.ParseResult:
         """Frame ``index`` as a library :class:`fpliif.ParseResult` (float32 logits)."""
         logits = self.logits[index].float()
-        return fpliif.ParseResult(logits, self.label_set, self.temperature, torch.empty(3, 0, 0))
+        return fpliif.ParseResult.from_logits(logits, self.label_set, self.temperature)
 
 
 def image_to_frames(image: torch.Tensor) -> list[torch.Tensor]:
@@ -72,11 +72,6 @@ def image_to_frames(image: torch.Tensor) -> list[torch.Tensor]:
 def frames_to_image(frames: list[torch.Tensor]) -> torch.Tensor:
     """List of ``3 x H x W`` frames in [0, 1] -> ComfyUI IMAGE ``B x H x W x 3``."""
     return torch.stack([f.movedim(0, -1) for f in frames]).float()
-
-
-def pil_to_image(picture) -> torch.Tensor:
-    """A PIL RGB image -> one ``3 x H x W`` frame in [0, 1]."""
-    return torch.from_numpy(np.asarray(picture.convert("RGB"), dtype=np.float32) / 255).movedim(-1, 0)
 
 
 def check_interrupted() -> None:
@@ -109,7 +104,7 @@ def label_legend(parsing: FaceParsing) -> list[dict]:
         counts += torch.bincount(logits.argmax(0).flatten(), minlength=len(counts)).double()
     share = counts / counts.sum().clamp(min=1)
     return [
-        {"id": i, "name": name, "color": "#{:02x}{:02x}{:02x}".format(*color), "share": round(float(s), 4)}
-        for i, (name, color, s) in enumerate(zip(parsing.label_set.names, parsing.label_set.colors, share))
+        {"id": i, "name": name, "color": color, "share": round(float(s), 4)}
+        for i, (name, color, s) in enumerate(zip(parsing.label_set.names, parsing.label_set.hex_colors, share))
         if s > 0
     ]

@@ -51,8 +51,7 @@ def _largest_face(result: fpliif.ParseResult) -> torch.Tensor:
 def picker_table(label_set: fpliif.LabelSet = fpliif.CELEBAMASK_HQ) -> dict:
     """Names, colours and groups for the web label picker (sent with the node definition)."""
     return {
-        "labels": [{"name": n, "color": "#{:02x}{:02x}{:02x}".format(*c)}
-                   for n, c in zip(label_set.names, label_set.colors)],
+        "labels": [{"name": n, "color": c} for n, c in zip(label_set.names, label_set.hex_colors)],
         "groups": {g: list(members) for g, members in label_set.groups.items()},
     }
 

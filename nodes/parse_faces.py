@@ -10,20 +10,18 @@ from .common import (
     PARSING_TYPE,
     FaceParsing,
     check_interrupted,
-    focus,
     fpliif,
     frames_to_image,
     image_to_frames,
     io,
     label_legend,
-    pil_to_image,
     progress_bar,
 )
+from .common import image as image_module  # `image` is the node's input
 
 __all__ = ["FACE_MODES", "parse_faces"]
 
 FACE_MODES = ["all faces", "largest face (zoom in)"]
-MAX_SIDE = 8192
 
 
 def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: int = 0,
@@ -52,12 +50,12 @@ def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: in
     for frame in frames:
         check_interrupted()
         if face == FACE_MODES[1]:
-            result = focus.parse_largest_face(parser, frame, size=size)
+            result = parser(frame, size=size, faces="largest")
         else:
             result = parser(frame, size=size)
         logits.append(result.logits.half())
-        colors.append(pil_to_image(result.color_map()))
-        overlays.append(pil_to_image(result.overlay(overlay_opacity)))
+        colors.append(image_module.to_tensor(result.color_map()))
+        overlays.append(image_module.to_tensor(result.overlay(overlay_opacity)))
         bar.update(1)
     parsing = FaceParsing(logits, parser.label_set, parser.cfg.temperature)
     return parsing, frames_to_image(colors), frames_to_image(overlays)
@@ -79,7 +77,7 @@ if io is not None:
                 inputs=[
                     PARSER_TYPE.Input("model"),
                     io.Image.Input("image", tooltip="one image or a batch (every frame is parsed)"),
-                    io.Int.Input("longest_side", default=0, min=0, max=MAX_SIDE, step=8,
+                    io.Int.Input("longest_side", default=0, min=0, max=fpliif.parser.MAX_SIDE, step=8,
                                  tooltip="output size of the longer side; 0 = the image's own size"),
                     io.Combo.Input("face", options=FACE_MODES, default=FACE_MODES[0],
                                    tooltip="zoom in on the largest face: crisper when the face is small in the "

@@ -1,6 +1,6 @@
 """Data-loading throughput: images per second through a DataLoader, with and without the paper's augmentation.
 
-    .venv/bin/python scripts/benchmark_data.py --data ../shared/data/celebamask-mini --size 256 --workers 0 2
+    python scripts/benchmark_data.py --data DATA/celebamask-mini --size 256 --workers 0 2
 
 Prints one line per setting. Numbers depend on the CPU and on what else runs on it.
 """
@@ -32,7 +32,7 @@ def images_per_second(dataset, workers: int, batch_size: int, batches: int) -> f
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="../shared/data/celebamask-mini")
+    p.add_argument("--data", default="../shared/data/celebamask-mini", help="a dataset folder")
     p.add_argument("--split", default="train")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--workers", type=int, nargs="+", default=[0, 2])

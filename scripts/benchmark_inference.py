@@ -2,11 +2,12 @@
 
 Every measurement runs in its own subprocess, so peak memory (``ru_maxrss``) belongs to that one size.
 
-    python scripts/benchmark_inference.py                      # shipped weights (or the paper's net, random)
+    python scripts/benchmark_inference.py                      # default weights (or the paper's net, random)
     python scripts/benchmark_inference.py --model path/to/model --model random:fpliif --images 8
     python scripts/benchmark_inference.py --quick               # a smoke run: small sizes, 1 repeat
 
-Model specs: ``default`` (the shipped weights), a model folder or Hub id, or ``random:<registry name>``.
+Model specs: a pretrained name (default: the default pretrained weights), a model folder or Hub id, or
+``random:<registry name>``.
 Agreement with the dense decoder is only meaningful for trained weights; random weights give noise labels.
 """
 
@@ -29,6 +30,8 @@ sys.path.insert(0, str(ROOT))  # a script run from a checkout; the package need 
 
 from benchmark_report import write_report  # noqa: E402  (scripts/ is on sys.path when run as a script)
 from benchmark_workers import WORKERS  # noqa: E402
+
+from fpliif.pretrained import DEFAULT_PRETRAINED  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "celebamask-mini"
 
@@ -82,23 +85,23 @@ def _cpu_name() -> str:
 
 
 def resolve_specs(models: list[str]) -> list[tuple[str, str]]:
-    """``(spec, note)`` per requested model; ``default`` falls back to the paper's net with random weights."""
-    from fpliif.hub import default_model_dir
+    """``(spec, note)`` per requested model; absent pretrained weights fall back to the paper's net, random."""
+    from fpliif.pretrained import get_pretrained, is_pretrained_name
 
     out = []
     for spec in models:
-        if spec == "default" and not (default_model_dir() / "model.safetensors").is_file():
-            out.append(("random:fpliif", "shipped weights absent: the paper's network with random weights"))
+        if is_pretrained_name(spec) and not get_pretrained(spec).available:
+            out.append(("random:fpliif", f"{spec} absent: the paper's network with random weights"))
         else:
             out.append((spec, "random weights" if spec.startswith("random:") else "trained weights"))
     return out
 
 
 def bench_model(args, spec: str, note: str, image: str) -> dict:
-    """CPU timings per size (fast, and dense up to ``--dense-max``) and agreement with dense."""
+    """CPU timings per size (fast-soft, fast, and dense up to ``--dense-max``) and agreement with dense."""
     rows = []
     for size in args.sizes:
-        for mode in ("fast", "dense"):
+        for mode in ("fast-soft", "fast", "dense"):
             if mode == "dense" and size > args.dense_max:
                 continue
             repeats = args.repeats if size <= 512 else max(1, args.repeats // 2)
@@ -124,7 +127,7 @@ def sample_image(data: Path) -> str:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", help="model spec (repeatable); default: 'default'")
+    p.add_argument("--model", action="append", help="model spec (repeatable); default: the default weights")
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
     p.add_argument("--dense-max", type=int, default=512, help="time the dense path up to this size")
     p.add_argument("--agree-sizes", type=int, nargs="+", default=[256, 512, 1024])
@@ -141,7 +144,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.agree_sizes, args.repeats, args.images, args.dense_max = [64, 128], [128], 1, 1, 128
-    args.model = args.model or ["default"]
+    args.model = args.model or [DEFAULT_PRETRAINED]
     return args
 
 

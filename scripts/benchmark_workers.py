@@ -19,7 +19,8 @@ __all__ = ["WORKERS", "load_spec"]
 
 
 def load_spec(spec: str) -> torch.nn.Module:
-    """``random:<name>`` (seeded fresh weights), ``default``, a model folder or a Hub id -> model in eval mode."""
+    """``random:<name>`` (seeded fresh weights), a pretrained name, a model folder or a Hub id -> model in eval
+    mode."""
     if spec.startswith("random:"):
         from fpliif.models.registry import create_model
 
@@ -74,7 +75,7 @@ def time_parse(spec: str, size: int, mode: str, image: str, repeats: int) -> dic
         stats = RenderStats()
         if mode != "dense":
             grid = OutputGrid.from_box(box, out_h, out_w)
-            render_grid(model.decoder, state, grid, out_h, out_w, RenderOptions(), stats)
+            render_grid(model.decoder, state, grid, out_h, out_w, RenderOptions(soft=mode == "fast-soft"), stats)
     med = {key: statistics.median(values[1:]) for key, values in parts.items()}  # the first call warms up
     return {"encode_s": med["encode"], "render_s": med["render"], "total_s": med["total"],
             "best_s": min(parts["total"][1:]), "cpu_s": med["cpu"], "out": [out_h, out_w],

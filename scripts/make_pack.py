@@ -1,7 +1,8 @@
-"""Build the small data pack that travels to a GPU machine for training the default weights (issue 4).
+"""Resize the CelebAMask-HQ subset, its hair-only faces and its unlabelled faces into a small training pack.
 
-The shared data (``../shared/data``, 512 px, ~86 MB) never goes into git and is not on a bare GPU machine, so this
-writes a resized copy into the git-ignored ``pack/`` folder (carried with ``run --carry pack``):
+The source (``--src``: ``celebamask-mini/``, ``celeb1k-hair/`` and ``unlabeled-faces/`` at 512 px, about 86 MB)
+is copied, resized, into the git-ignored ``pack/`` folder (30.6 MiB at 256 px), which is small enough to copy to
+the machine that trains:
 
     pack/
       celebamask-mini/       800 train + 100 val pairs at SIZE px (images bicubic, masks nearest); the train masks
@@ -18,7 +19,7 @@ writes a resized copy into the git-ignored ``pack/`` folder (carried with ``run 
 
 Usage::
 
-    python scripts/make_pack.py                      # ../shared/data -> pack/, 256 px
+    python scripts/make_pack.py --src DATA           # DATA -> pack/, 256 px
     python scripts/make_pack.py --size 320 --out pack320
 
 The data is CelebA-HQ / CelebAMask-HQ: non-commercial research and education only. Never commit the pack.
@@ -154,7 +155,7 @@ def write_readme(out: Path, size: int, counts: dict[str, int]) -> None:
     rows = "\n".join(f"| {name}/ | {n} | {folder_size(out / name) / 2**20:.1f} MiB |" for name, n in counts.items())
     (out / "PACK.md").write_text(
         f"# fpliif training pack ({size} px)\n\n"
-        "Made by `python scripts/make_pack.py` from `../shared/data` (CelebA-HQ / CelebAMask-HQ).\n"
+        "Made by `python scripts/make_pack.py` from CelebA-HQ / CelebAMask-HQ data.\n"
         "**Licence: non-commercial research and education only. Never commit this folder.**\n\n"
         f"| folder | items | size |\n|---|---|---|\n{rows}\n\n"
         f"Total: {folder_size(out) / 2**20:.1f} MiB\n"
@@ -163,7 +164,8 @@ def write_readme(out: Path, size: int, counts: dict[str, int]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--src", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
+    p.add_argument("--src", type=Path, default=ROOT.parent / "shared" / "data",
+                   help="the source data folder (default: ../shared/data beside the checkout)")
     p.add_argument("--out", type=Path, default=ROOT / "pack", help="where the pack goes (git-ignored)")
     p.add_argument("--size", type=int, default=256, help="side of the resized images and masks (default 256)")
     p.add_argument("--quality", type=int, default=85,

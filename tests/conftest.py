@@ -7,6 +7,7 @@ Set ``FPLIIF_TEST_DEVICE=cuda`` (or ``mps``) to run the device-aware tests there
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from fpliif import create_model, model_config, save_pretrained
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Tiny models gain nothing from threads, and the test machines are shared: one thread avoids oversubscription.
 torch.set_num_threads(int(os.environ.get("FPLIIF_TEST_THREADS", "1")))
@@ -45,6 +48,19 @@ def face_image(height: int = 48, width: int = 40, mode: str = "RGB", seed: int =
     arr = np.asarray(im).astype(np.int16) + rng.integers(-8, 9, size=(h, w, 3))
     im = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
     return im if mode == "RGB" else im.convert(mode)
+
+
+def example_photo(path: Path, side: int) -> Path:
+    """The example photo (``examples/astronaut.png``, a real face) resized to ``side`` px, saved at ``path``."""
+    Image.open(ROOT / "examples" / "astronaut.png").convert("RGB").resize((side, side)).save(path)
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

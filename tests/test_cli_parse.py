@@ -156,7 +156,7 @@ def test_labels_command(tiny_model_dir, capsys):
     assert main(["labels"]) == 0
     text = capsys.readouterr().out
     assert "celebamask-hq (19 classes)" in text and "lapa" in text and "helen" in text
-    assert "#553311" in text and "accessories" in text
+    assert "#783cff" in text and "accessories" in text
     assert main(["labels", "--model", str(tiny_model_dir), "--json"]) == 0
     assert '"name": "hair"' in capsys.readouterr().out
     assert main(["labels", "ade20k"]) == 2

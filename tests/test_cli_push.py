@@ -8,8 +8,10 @@ from types import SimpleNamespace
 
 import huggingface_hub
 import pytest
+from conftest import tiny_model
 from huggingface_hub.errors import HfHubHTTPError
 
+import fpliif
 from fpliif.cli import main
 
 
@@ -119,3 +121,12 @@ def test_help(capsys):
     text = capsys.readouterr().out
     for word in ("MODEL_DIR", "--repo", "--private", "--revision-message", "README.md", "examples:"):
         assert word in text, word
+
+
+def test_push_a_model_from_python(hub):
+    result = fpliif.push_to_hub(tiny_model(), "user/fpliif-tiny", commit_message="from python")
+    (_, _, _, token), (_, repo, files, options) = hub.calls
+    assert (repo, files, token) == ("user/fpliif-tiny", ["README.md", "config.json", "model.safetensors"],
+                                    "hf_test_token")
+    assert options["commit_message"] == "from python" and result.commit == "a" * 40
+    assert result.repo_url == "https://huggingface.co/user/fpliif-tiny" and result.skipped == []

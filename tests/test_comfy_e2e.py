@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-import torch
+from conftest import free_port, tiny_model
 
 import fpliif
 
 ROOT = Path(__file__).resolve().parents[1]
 COMFYUI = Path(os.environ.get("FPLIIF_COMFYUI_DIR", "")).expanduser()
 PYTHON = os.environ.get("FPLIIF_COMFYUI_PYTHON", sys.executable)
-TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 START_TIMEOUT_S, RUN_TIMEOUT_S = 240, 180
 
@@ -73,12 +71,6 @@ def _is_widget(spec: list) -> bool:
     return isinstance(spec[0], list) or spec[0] in WIDGET_TYPES
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
@@ -101,9 +93,8 @@ def comfy(tmp_path_factory):
     (base / "custom_nodes" / "fpliif").symlink_to(ROOT, target_is_directory=True)
     (base / "input").mkdir()
     shutil.copy(ROOT / "examples" / "astronaut.png", base / "input" / "astronaut.png")
-    torch.manual_seed(0)
-    fpliif.save_pretrained(fpliif.create_model("fpliif", **TINY), base / "models" / "face_parsing" / "tiny")
-    port = _free_port()
+    fpliif.save_pretrained(tiny_model(), base / "models" / "face_parsing" / "tiny")
+    port = free_port()
     log = open(base / "comfyui.log", "w")
     proc = subprocess.Popen(
         [PYTHON, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port), "--base-directory", str(base),
@@ -183,7 +174,7 @@ def test_web_picker_in_headless_chromium(comfy):
         pytest.skip("needs Debian's chromium and chromium-driver")
     url, _, _ = comfy
     workflow = json.loads((ROOT / "examples" / "fpliif_hair_mask.json").read_text())
-    with chromium_session(_free_port()) as driver:
+    with chromium_session(free_port()) as driver:
         driver.get(url)
         deadline = time.monotonic() + 90
         while not driver.script("return !!(window.app && window.app.graph && window.app.loadGraphData)"):

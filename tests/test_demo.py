@@ -4,13 +4,12 @@ Chromium (driven through chromedriver's WebDriver HTTP API) with a screenshot ch
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import example_photo, free_port, tiny_model
 from PIL import Image
 
 import fpliif
@@ -22,34 +21,22 @@ from webdriver import CHROMEDRIVER, CHROMIUM, chromium_session  # noqa: E402
 
 from fpliif.demo import build_demo, parse_for_demo  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
-
 
 @pytest.fixture(scope="module")
 def parser():
-    torch.manual_seed(0)
-    return fpliif.FaceParser(fpliif.create_model("fpliif", **TINY), device="cpu")
+    return fpliif.FaceParser(tiny_model(), device="cpu")
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     """A small copy of the example photo (keeps the tests fast)."""
-    path = tmp_path_factory.mktemp("demo") / "face.png"
-    Image.open(ROOT / "examples" / "astronaut.png").convert("RGB").resize((96, 96)).save(path)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return example_photo(tmp_path_factory.mktemp("demo") / "face.png", 96)
 
 
 @pytest.fixture(scope="module")
 def server(parser, sample):
     demo = build_demo(parser, examples=[str(sample)])
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
@@ -108,7 +95,7 @@ return null;"""
 @pytest.mark.skipif(not Path(CHROMIUM).is_file() or not Path(CHROMEDRIVER).is_file(),
                     reason="headless check needs Debian's chromium and chromium-driver")
 def test_demo_in_headless_chromium_shows_result(server, tmp_path):
-    with chromium_session(_free_port()) as driver:
+    with chromium_session(free_port()) as driver:
         driver.get(server)
         box = None
         deadline = time.monotonic() + 60

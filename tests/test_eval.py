@@ -16,7 +16,7 @@ from torch import nn
 
 from fpliif.cli import main
 from fpliif.cli.eval import parse_sides
-from fpliif.evaluate import evaluate
+from fpliif.evaluate import evaluate_dataset
 from fpliif.models.unet import LogitGrid
 
 
@@ -53,7 +53,7 @@ def _red_left_half(root, count: int = 3, side: int = 32, mask_side: int = 64):
 
 
 def test_perfect_model_scores_one_in_every_row(tmp_path):
-    report = evaluate(RedIsSkin(), _red_left_half(tmp_path / "d"), split=None, size=16, output_size=64,
+    report = evaluate_dataset(RedIsSkin(), _red_left_half(tmp_path / "d"), split=None, size=16, output_size=64,
                       low_res=(8,), batch_size=2)
     assert list(report.rows) == ["16", "64", "8->16"] and report.num_images == 3
     for scores in report.rows.values():
@@ -67,7 +67,7 @@ def test_wrong_model_scores_zero(tmp_path):
         def encode(self, images):
             return super().encode(1 - images)
 
-    report = evaluate(Inverted(), _red_left_half(tmp_path / "d"), split=None, size=16)
+    report = evaluate_dataset(Inverted(), _red_left_half(tmp_path / "d"), split=None, size=16)
     assert report.rows["16"].f1[1] == 0.0 and report.rows["16"].mean_f1 == 0.0
 
 
@@ -102,5 +102,5 @@ def test_eval_on_shared_val_subset(tiny_model_dir):
     from fpliif.data import open_dataset
 
     val = open_dataset(SHARED_DATA / "celebamask-mini", "val", size=32, mask_size=32)
-    report = evaluate(from_pretrained(tiny_model_dir), Subset(val, range(2)), size=32)
+    report = evaluate_dataset(from_pretrained(tiny_model_dir), Subset(val, range(2)), size=32)
     assert report.num_images == 2 and report.rows["32"].pixels[0] > 0

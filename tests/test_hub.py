@@ -1,5 +1,6 @@
 """Weights I/O: save/load round trip, clear errors, and Hub downloads against a loopback fake Hub."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,8 +14,9 @@ from conftest import tiny_model
 from fake_hub import FakeHub
 from safetensors.torch import load_file, save_file
 
-from fpliif import from_pretrained, save_pretrained
-from fpliif import hub as hub_module
+import fpliif
+from fpliif import from_pretrained, pretrained, save_pretrained
+from fpliif.hub import config_for, is_fpliif_file, locate_model, parse_repo_id
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "tester/fpliif-tiny"
@@ -78,17 +80,58 @@ def test_missing_folder_and_corrupt_weights(tmp_path):
         from_pretrained(tmp_path)
 
 
-def test_default_weights_missing_is_clear(tmp_path, monkeypatch):
-    monkeypatch.setattr(hub_module, "default_model_dir", lambda: tmp_path)
-    for name in (None, "default"):
-        with pytest.raises(FileNotFoundError, match="default weights are not in this install"):
+@pytest.fixture
+def shipped(tmp_path, monkeypatch) -> Path:
+    """The default pretrained weights pointed at an empty temporary folder."""
+    entry = pretrained.get_pretrained()
+    monkeypatch.setitem(pretrained._PRETRAINED, entry.name, dataclasses.replace(entry, folder=tmp_path))
+    return tmp_path
+
+
+def test_default_weights_missing_is_clear(shipped):
+    for name in (None, "default", fpliif.DEFAULT_PRETRAINED):
+        with pytest.raises(FileNotFoundError, match="are not in this install"):
             from_pretrained(name)
 
 
-def test_default_weights_load_when_present(tmp_path, monkeypatch):
-    save_pretrained(tiny_model(), tmp_path)
-    monkeypatch.setattr(hub_module, "default_model_dir", lambda: tmp_path)
+def test_default_weights_load_when_present(shipped):
+    save_pretrained(tiny_model(), shipped)
     assert from_pretrained().cfg.width == 8
+    assert from_pretrained("default").cfg.width == 8
+
+
+def test_name_safetensors_with_name_json(tmp_path):
+    """Several models in one folder: ``NAME.safetensors`` with ``NAME.json``, preferred to a ``config.json``."""
+    save_pretrained(tiny_model(), tmp_path / "a")
+    save_pretrained(tiny_model(width=12), tmp_path / "b")
+    (tmp_path / "b" / "model.safetensors").rename(tmp_path / "a" / "wide.safetensors")
+    (tmp_path / "b" / "config.json").rename(tmp_path / "a" / "wide.json")
+    assert from_pretrained(tmp_path / "a" / "wide.safetensors").cfg.width == 12
+    assert from_pretrained(tmp_path / "a" / "model.safetensors").cfg.width == 8
+    assert config_for(tmp_path / "a" / "wide.safetensors").name == "wide.json"
+    (tmp_path / "a" / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors has no config.*config.json"):
+        locate_model(tmp_path / "a" / "model.safetensors")
+
+
+def test_other_libraries_files_are_recognised(tmp_path):
+    save_pretrained(tiny_model(), tmp_path / "ours")
+    assert is_fpliif_file(tmp_path / "ours" / "model.safetensors")
+    (tmp_path / "segformer.safetensors").write_bytes(b"x")
+    (tmp_path / "segformer.json").write_text('{"model_type": "segformer", "num_labels": 19}')
+    assert not is_fpliif_file(tmp_path / "segformer.safetensors")
+    (tmp_path / "loose.safetensors").write_bytes(b"x")  # no config: may be ours, loading says what is missing
+    assert is_fpliif_file(tmp_path / "loose.safetensors")
+
+
+def test_parse_repo_id():
+    assert parse_repo_id("user/name") == ("user/name", None)
+    assert parse_repo_id(" user/name@v1.0 ") == ("user/name", "v1.0")
+    for bad in ("no-slash", "a b/c", "/name", "user/name/extra"):
+        with pytest.raises(ValueError, match="user/name@revision"):
+            parse_repo_id(bad)
+    with pytest.raises(ValueError, match="pins revision"):
+        locate_model("user/name@v1", revision="v2")
 
 
 # The Hub tests run the download in a subprocess: huggingface_hub reads HF_ENDPOINT, HF_HOME and
@@ -96,12 +139,12 @@ def test_default_weights_load_when_present(tmp_path, monkeypatch):
 LOADER = """
 import json, sys
 from pathlib import Path
-from fpliif.hub import from_pretrained, resolve_model_dir
+from fpliif.hub import from_pretrained, locate_model
 results = []
 for repo, revision in json.loads(sys.argv[1]):
     try:
         model = from_pretrained(repo, revision=revision)
-        folder = resolve_model_dir(repo, revision)
+        folder = locate_model(repo, revision).weights.parent
         results.append({"ok": True, "folder": str(folder), "width": model.cfg.width})
     except Exception as e:
         results.append({"ok": False, "type": type(e).__name__, "message": str(e)})
@@ -137,7 +180,7 @@ def hub_run(tmp_path_factory):
         hub.add_commit("tester/no-weights", {"config.json": (root / "first" / "config.json").read_bytes()})
         online = _load_in_subprocess(_hub_env(hub.url, root / "hf"), [
             [REPO, None], [REPO, first], ["tester/missing", None], [REPO, "no-such-branch"],
-            ["tester/no-weights", None]])
+            ["tester/no-weights", None], [f"{REPO}@{first}", None]])
         seen = len(hub.requests)
         offline = _load_in_subprocess(_hub_env(hub.url, root / "hf", offline=True), [
             [REPO, None], [REPO, first], ["tester/never-downloaded", None]])
@@ -155,9 +198,9 @@ def test_hub_download_latest(hub_run):
 
 
 def test_hub_pinned_revision(hub_run):
-    pinned = hub_run.online[1]
-    assert pinned["ok"], pinned
-    assert pinned["width"] == 8 and Path(pinned["folder"]).name == hub_run.first
+    for pinned in (hub_run.online[1], hub_run.online[5]):  # revision=COMMIT, and "user/name@COMMIT"
+        assert pinned["ok"], pinned
+        assert pinned["width"] == 8 and Path(pinned["folder"]).name == hub_run.first
 
 
 def test_hub_unknown_repo_and_revision(hub_run):

@@ -2,7 +2,19 @@
 
 import pytest
 
-from fpliif.labels import CELEBAMASK_HQ, CELEBAMASK_TO_LAPA, HELEN, LABEL_SETS, LAPA, LabelSet, get_label_set
+from fpliif.labels import (
+    CELEBAMASK_HQ,
+    CELEBAMASK_TO_LAPA,
+    HELEN,
+    IGNORE,
+    LABEL_SETS,
+    LAPA,
+    NOT_ANNOTATED,
+    LabelSet,
+    get_label_set,
+    hex_color,
+    label_set_for,
+)
 
 CELEBA_ORDER = ["background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
                 "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth"]
@@ -90,3 +102,17 @@ def test_get_label_set():
 
 def test_label_sets_are_hashable():
     assert len({CELEBAMASK_HQ, LAPA, HELEN, LabelSet.from_names(CELEBAMASK_HQ.names, name="celebamask-hq")}) == 3
+
+
+def test_label_set_for_a_config_and_hex_colours(tiny_config):
+    assert label_set_for(CELEBAMASK_HQ.names, "celebamask-hq") is CELEBAMASK_HQ
+    assert tiny_config().labels is CELEBAMASK_HQ
+    custom = tiny_config(label_names=["background", "skin", "beard"], label_set="celebamask-hq").labels
+    assert custom is not CELEBAMASK_HQ and custom.names == ("background", "skin", "beard")  # renamed classes
+    assert hex_color((255, 0, 85)) == "#ff0055"
+    assert CELEBAMASK_HQ.hex_colors[CELEBAMASK_HQ.index("u_lip")] == "#ff0000"
+
+
+def test_mask_codes_are_never_class_ids():
+    assert (IGNORE, NOT_ANNOTATED) == (255, 254)
+    assert max(len(s) for s in LABEL_SETS.values()) < NOT_ANNOTATED

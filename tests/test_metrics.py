@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fpliif.metrics import ConfusionMatrix, format_table, scores_from_confusion
+from fpliif.metrics import ConfusionMatrix, scores_from_confusion, scores_table
 
 
 def test_hand_computed_f1_and_iou():
@@ -46,11 +46,10 @@ def test_background_ignored_in_mean_and_empty_mean_is_nan():
     assert scores_from_confusion(torch.tensor([[5, 0], [0, 0]]), ignore=()).mean_f1 == 1.0
 
 
-def test_merge_and_shape_errors():
-    a, b = ConfusionMatrix(2), ConfusionMatrix(2)
+def test_updates_accumulate_and_shape_errors():
+    a = ConfusionMatrix(2)
     a.update(torch.tensor([1]), torch.tensor([1]))
-    b.update(torch.tensor([0]), torch.tensor([1]))
-    a.merge(b)
+    a.update(torch.tensor([0]), torch.tensor([1]))
     assert a.matrix.tolist() == [[0, 0], [1, 1]]
     with pytest.raises(ValueError, match="shape"):
         a.update(torch.zeros(2), torch.zeros(3))
@@ -60,7 +59,10 @@ def test_table_and_dict():
     cm = ConfusionMatrix(3)
     cm.update(torch.tensor([0, 1]), torch.tensor([0, 1]))
     s = cm.scores(["background", "skin", "hat"])
-    table = format_table({"256": s, "64->256": s})
+    table = scores_table({"256": s, "64->256": s})
     assert "F1 64->256" in table and "n/a" in table and "100.0" in table and "background" not in table
+    markdown = scores_table({"val": s}, markdown=True, digits=2).splitlines()
+    assert markdown[:2] == ["| class | F1 val | IoU val |", "| --- | ---: | ---: |"]
+    assert markdown[2] == "| skin | 100.00 | 100.00 |" and markdown[-1].startswith("| mean (F1, mIoU) | 100.000 |")
     d = s.to_dict()
     assert d["f1"]["skin"] == 1.0 and d["f1"]["hat"] is None and d["ignored"] == ["background"]

@@ -124,7 +124,7 @@ def test_output_size_options(parser, kwargs, expected):
     assert output_size((30, 40), **kwargs) == expected
     result = parser(face_image(30, 40), **kwargs)
     assert result.size == expected
-    assert result.image.shape == (3, *expected)
+    assert result.picture().shape == (*expected, 3)
 
 
 def test_large_output(parser):

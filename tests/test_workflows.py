@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from nodes.load_model import model_choices
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 OUR_NODES = {"FPLIIF_LoadModel": 4, "FPLIIF_ParseFaces": 3, "FPLIIF_LabelsToMask": 6}  # node -> widget count
@@ -40,3 +42,5 @@ def test_workflow_is_consistent(path):
         assert nodes[dst]["inputs"][dst_slot]["type"] == link_type == nodes[src]["outputs"][src_slot]["type"]
     load = [n for n in nodes.values() if n["type"] == "LoadImage"]
     assert all((EXAMPLES / n["widgets_values"][0]).is_file() for n in load), "ship the sample input image"
+    models = [n["widgets_values"][0] for n in nodes.values() if n["type"] == "FPLIIF_LoadModel"]
+    assert set(models) <= set(model_choices([])), f"the Load Model choice {models} is not in the node's list"

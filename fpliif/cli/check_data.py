@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 from ..data.layouts import LAYOUTS
+from .arguments import add_command
 
 __all__ = ["add_parser", "run"]
 
 EPILOG = """\
 examples:
-  fpliif check-data ../shared/data/celebamask-mini
+  fpliif check-data celebamask-mini
   fpliif check-data my-faces/ --split train
   fpliif check-data CelebAMask-HQ/ --layout celebamask-hq --json report.json
 
@@ -29,18 +30,16 @@ Exit status: 0 when no problems were found, 1 otherwise.
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "check-data", help="check a dataset: missing pairs, size mismatches, bad mask values, class frequencies",
-        description="Read every image and mask of a dataset and report each problem with its file name.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "check-data", run,
+                    help="check a dataset: missing pairs, size mismatches, bad mask values, class frequencies",
+                    description="Read every image and mask of a dataset and report each problem with its file name.",
+                    epilog=EPILOG)
     p.add_argument("path", type=Path, metavar="DIR", help="dataset folder")
     p.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS], help="dataset layout (default: auto)")
     p.add_argument("--split", default="all", help="split to check (default: all samples)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     p.add_argument("--max-problems", type=int, default=50, metavar="N",
                    help="problems printed (all are in --json; default: 50)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,19 +6,18 @@ import argparse
 import importlib.util
 
 from . import CommandError
+from .arguments import add_command, add_device_argument, add_model_arguments
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("demo", help="open the interactive demo in the browser (127.0.0.1 only)",
-                              description="Serve the Gradio demo on 127.0.0.1: upload a face, choose output size "
-                                          "and labels, see and download the overlay, colour map and mask.")
-    p.add_argument("--model", default=None,
-                   help="model folder, .safetensors file or Hugging Face repo id (default: the shipped weights)")
+    p = add_command(subparsers, "demo", run, help="open the interactive demo in the browser (127.0.0.1 only)",
+                    description="Serve the Gradio demo on 127.0.0.1: upload a face, choose output size and labels, "
+                                "see and download the overlay, colour map and mask.")
+    add_model_arguments(p)
     p.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1 (default 7860)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or mps (default: the best available)")
-    p.set_defaults(run=run)
+    add_device_argument(p)
     return p
 
 
@@ -29,5 +28,5 @@ def run(args) -> int:
         raise CommandError(f"--port must be between 1 and 65535, got {args.port}")
     from ..demo import launch
 
-    launch(args.model, port=args.port, device=args.device)
+    launch(args.model, port=args.port, device=args.device, revision=args.revision)
     return 0

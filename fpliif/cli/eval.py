@@ -7,17 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 from ..data.layouts import LAYOUTS
-from . import CommandError
+from .arguments import add_command, add_device_argument, add_model_arguments, load_model
 
 __all__ = ["add_parser", "run", "parse_sides"]
 
 EPILOG = """\
 examples:
-  fpliif eval --model runs/celeba/best --data ../shared/data/celebamask-mini
-  fpliif eval --model default --data DATA --output-size 512 --low-res 64,96,128,192 --json scores.json
+  fpliif eval --model runs/celeba/best --data celebamask-mini
+  fpliif eval --data DATA --output-size 512 --low-res 64,96,128,192 --json scores.json   # the default weights
   fpliif eval --model user/fpliif-lapa --data LaPa/ --split test --device cuda
 
 Counts are accumulated over the whole split; the means leave out the background and classes absent from both
@@ -37,14 +35,11 @@ def parse_sides(text: str) -> list[int]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "eval", help="score a model on a labelled dataset (F1, IoU, mean F1, mIoU)",
-        description="Evaluate a model on a dataset split and print the per-class F1 and IoU tables.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", "-m", default="default", metavar="PATH|REPO",
-                   help="model folder, 'default' or a Hugging Face repo id (default: default)")
-    p.add_argument("--revision", help="Hub branch, tag or commit of --model")
+    p = add_command(subparsers, "eval", run,
+                    help="score a model on a labelled dataset (F1, IoU, mean F1, mIoU)",
+                    description="Evaluate a model on a dataset split and print the per-class F1 and IoU tables.",
+                    epilog=EPILOG)
+    add_model_arguments(p)
     p.add_argument("--data", "-d", required=True, type=Path, metavar="DIR", help="dataset folder")
     p.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
                    help="dataset layout (default: auto-detect); see fpliif check-data --help")
@@ -58,33 +53,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="score only the first N images (a quick check)")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="data-loading processes (default: 0)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+    add_device_argument(p)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON ('-' for stdout only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluate import evaluate
-    from ..hub import from_pretrained
-    from ..parser import default_device
+    from ..device import resolve_device
+    from ..evaluate import evaluate_dataset
+    from ..pretrained import DEFAULT_PRETRAINED
 
-    device = default_device() if args.device == "auto" else torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
+    device = resolve_device(args.device)
     if not args.data.is_dir():
         raise FileNotFoundError(f"dataset folder {args.data} does not exist")
-    model = from_pretrained(args.model, revision=args.revision, device=device)
+    model = load_model(args, device)
     size = args.size or model.cfg.input_size
     split = None if args.split == "all" else args.split
-    report = evaluate(model, args.data, split=split, size=size, output_size=args.output_size,
-                      low_res=args.low_res, batch_size=args.batch_size, layout=args.layout, device=device,
-                      num_workers=args.workers, progress=not args.quiet and sys.stderr.isatty(), limit=args.limit)
-    report.extra["model"] = str(args.model)
+    report = evaluate_dataset(model, args.data, split=split, size=size, output_size=args.output_size,
+                              low_res=args.low_res, batch_size=args.batch_size, layout=args.layout, device=device,
+                              num_workers=args.workers, progress=not args.quiet and sys.stderr.isatty(),
+                              limit=args.limit)
+    name = str(args.model or DEFAULT_PRETRAINED)
+    report.extra["model"] = name
     if str(args.json) == "-":
         print(json.dumps(report.to_dict(), indent=2))
         return 0
-    print(f"{args.model} on {args.data} ({args.split}, {report.num_images} images, input {size}x{size}); "
+    print(f"{name} on {args.data} ({args.split}, {report.num_images} images, input {size}x{size}); "
           "F1 and IoU in %, background ignored")
     print(report.table())
     if args.json:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import CommandError
+from .arguments import add_command, add_model_arguments, load_model, parse_size
 
 __all__ = ["add_parser", "run"]
 
@@ -21,29 +22,24 @@ examples:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "export", help="export the model to ONNX (fixed output size), checked with onnxruntime",
-        description="Export an FP-LIIF model (encoder and decoder) to ONNX for a fixed output size.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", "-m", default="default",
-                   help="model folder, Hugging Face repo id, or 'default' for the shipped weights")
-    p.add_argument("--revision", help="Hub revision (branch, tag or commit) when --model is a repo id")
+    p = add_command(subparsers, "export", run,
+                    help="export the model to ONNX (fixed output size), checked with onnxruntime",
+                    description="Export an FP-LIIF model (encoder and decoder) to ONNX for a fixed output size.",
+                    epilog=EPILOG)
+    add_model_arguments(p)
     p.add_argument("--out", "-o", required=True, type=Path, metavar="FILE.onnx", help="where to write the ONNX file")
-    p.add_argument("--size", type=_size, metavar="N|HxW", help="output grid; default: the model's input size")
+    p.add_argument("--size", type=parse_size, metavar="N|HxW", help="output grid; default: the model's input size")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument("--check", action="store_true",
                    help="run the file with onnxruntime and compare with PyTorch (needs onnxruntime)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..export import check_onnx, export_onnx
-    from ..hub import from_pretrained
 
     if args.out.suffix.lower() != ".onnx":
         raise CommandError(f"--out should end in .onnx, got {args.out}; e.g. --out fpliif-256.onnx")
-    model = from_pretrained(args.model, revision=args.revision)
+    model = load_model(args)
     if getattr(model.cfg, "model_type", "fpliif") != "fpliif":
         raise CommandError(f"only FP-LIIF models export to ONNX here; {args.model} is a {model.cfg.model_type!r}")
     path = export_onnx(model, args.out, size=args.size, opset=args.opset)
@@ -61,17 +57,3 @@ def run(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     return 0
 
-
-def _size(text: str) -> int | tuple[int, int]:
-    try:
-        if "x" in text.lower():
-            h, w = (int(v) for v in text.lower().split("x"))
-            if h < 1 or w < 1:
-                raise ValueError
-            return (h, w)
-        n = int(text)
-        if n < 1:
-            raise ValueError
-        return n
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be N or HxW with positive integers, got {text!r}") from None

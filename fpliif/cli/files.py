@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..image import IMAGE_EXTENSIONS
+from ..image import IMAGE_EXTENSIONS, list_images
 from ..video import ANIMATED_EXTENSIONS, VIDEO_EXTENSIONS
 
 __all__ = ["InputFile", "collect_inputs", "plan_outputs", "save_png", "GLOB_CHARS", "INPUT_EXTENSIONS"]
@@ -46,7 +46,7 @@ def collect_inputs(items: list[str], recursive: bool = False, exclude: Path | No
     for item in items:
         path = Path(item).expanduser()
         if path.is_dir():
-            found.extend(_skip_outputs(_images_in(path, recursive), exclude))
+            found.extend(_skip_outputs(list_images(path, recursive, INPUT_EXTENSIONS), exclude))
         elif not path.exists() and GLOB_CHARS & set(item):
             matches = sorted(glob.glob(str(path), recursive=True))
             images = [Path(m) for m in matches if Path(m).is_file() and Path(m).suffix.lower() in INPUT_EXTENSIONS]
@@ -66,11 +66,6 @@ def _skip_outputs(paths: list[Path], out: Path | None) -> list[Path]:
         return paths
     out = out.resolve()
     return [p for p in paths if not (OUTPUT_NAME.search(p.name) and out in p.resolve().parents)]
-
-
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in INPUT_EXTENSIONS)
 
 
 def plan_outputs(inputs: list[InputFile]) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..labels import LABEL_SETS, LabelSet, get_label_set
+from ..labels import LABEL_SETS, LabelSet, get_label_set, hex_color
+from .arguments import add_command, add_model_arguments
 
 __all__ = ["add_parser", "run", "format_label_set"]
 
@@ -13,7 +14,7 @@ EPILOG = """\
 examples:
   fpliif labels                      # every built-in label set
   fpliif labels celebamask-hq        # one set
-  fpliif labels --model runs/best    # the labels of a model folder or Hub repo
+  fpliif labels --model runs/best    # the labels of a model (pretrained name, folder or Hub repo)
   fpliif labels lapa --json          # machine-readable
 
 Give label and group names (or ids) to `fpliif parse --labels`, e.g. --labels hair or --labels face,ears.
@@ -21,18 +22,14 @@ Give label and group names (or ids) to `fpliif parse --labels`, e.g. --labels ha
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "labels", help="list label sets: class ids, names, colours and groups",
-        description="Show the classes (id, name, colour) and named groups of the label sets.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "labels", run,
+                    help="list label sets: class ids, names, colours and groups",
+                    description="Show the classes (id, name, colour) and named groups of the label sets.",
+                    epilog=EPILOG)
     p.add_argument("label_set", nargs="?", metavar="SET",
                    help=f"a built-in label set: {', '.join(LABEL_SETS)} (default: all)")
-    p.add_argument("--model", "-m", metavar="PATH|REPO",
-                   help="show the labels of this model instead ('default', a folder or a Hub repo id)")
-    p.add_argument("--revision", help="Hub branch, tag or commit of --model")
+    add_model_arguments(p, default=None)  # without --model: the built-in label sets
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,25 +50,16 @@ def run(args: argparse.Namespace) -> int:
 
 def model_label_set(name_or_path: str, revision: str | None) -> LabelSet:
     """The label set in a model's ``config.json`` (no weights are loaded)."""
-    from ..config import CONFIG_NAME, FPLIIFConfig
-    from ..hub import resolve_model_dir
+    from ..config import FPLIIFConfig
+    from ..hub import locate_model
 
-    location = resolve_model_dir(name_or_path, revision)
-    folder = location.parent if location.is_file() else location
-    cfg = FPLIIFConfig.load(folder / CONFIG_NAME)
-    try:
-        built_in = get_label_set(cfg.label_set)
-        if list(built_in.names) == cfg.label_names:
-            return built_in
-    except KeyError:
-        pass
-    return LabelSet.from_names(cfg.label_names, name=cfg.label_set)
+    return FPLIIFConfig.load(locate_model(name_or_path, revision).config).labels
 
 
 def label_set_dict(labels: LabelSet) -> dict:
     return {
         "name": labels.name,
-        "labels": [{"id": i, "name": n, "color": _hex(c)} for i, (n, c) in enumerate(zip(labels.names, labels.colors))],
+        "labels": [{"id": i, "name": n, "color": c} for i, (n, c) in enumerate(zip(labels.names, labels.hex_colors))],
         "groups": {g: list(members) for g, members in labels.groups.items()},
     }
 
@@ -81,13 +69,9 @@ def format_label_set(labels: LabelSet) -> str:
     width = max(len(n) for n in labels.names)
     lines = [f"{labels.name} ({len(labels)} classes)", f"  {'id':>3}  {'name':<{width}}  colour"]
     for i, (name, color) in enumerate(zip(labels.names, labels.colors)):
-        lines.append(f"  {i:>3}  {name:<{width}}  {_hex(color)}  rgb{tuple(color)}")
+        lines.append(f"  {i:>3}  {name:<{width}}  {hex_color(color)}  rgb{tuple(color)}")
     if labels.groups:
         gwidth = max(len(g) for g in labels.groups)
         lines.append("  groups:")
         lines += [f"    {g:<{gwidth}}  {', '.join(m)}" for g, m in labels.groups.items()]
     return "\n".join(lines)
-
-
-def _hex(color: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*color)

@@ -7,16 +7,24 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 from PIL import Image
 
+from ..image import load_image, to_pil
 from . import CommandError
+from .arguments import (
+    add_command,
+    add_device_argument,
+    add_dtype_argument,
+    add_model_arguments,
+    kinds_list,
+    load_parser,
+    parse_size,
+)
 from .files import InputFile, collect_inputs, plan_outputs, save_png
 from .parse_video import add_video_arguments, check_sequences, parse_sequences, split_inputs
 from .progress import progress_bar, report
 
-__all__ = ["add_parser", "run", "SAVE_KINDS"]
+__all__ = ["add_parser", "run", "SAVE_KINDS", "OutputJobs"]
 
 SAVE_KINDS = {
     "index": "single-channel PNG, pixel value = class id (see `fpliif labels`)",
@@ -25,7 +33,6 @@ SAVE_KINDS = {
     "mask": "one mask of all --labels together (white = selected)",
     "masks": "one mask per --labels entry (every class when --labels is not given)",
 }
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 EPILOG = """\
 outputs (in --out, mirroring the inputs' sub-folders):
@@ -40,7 +47,7 @@ examples:
   fpliif parse photos/ --recursive --out parsed/ --save index,color,overlay
   fpliif parse "shots/*.png" --out masks/ --labels hair --save mask --soft --size 1024
   fpliif parse face.jpg --out parsed/ --labels face,ears --save masks --scale 2
-  fpliif parse faces/ --out parsed/ --model user/fpliif-celebamask --revision v1.0 --device cuda
+  fpliif parse faces/ --out parsed/ --model user/fpliif-celebamask@v1.0 --device cuda
   fpliif parse clip.mp4 --out parsed/ --labels hair --save mask --video-out overlay,mask --batch-size 8
   fpliif parse clip.mp4 --out parsed/ --save none --video-out overlay     # only the video, no frame PNGs
 
@@ -51,11 +58,10 @@ Exit status: 0 when every input was parsed, 1 when some failed (each is named), 
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "parse", help="parse face images and videos into label maps, colour maps, overlays and masks",
-        description="Parse face images and videos with an FP-LIIF model at any output resolution.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "parse", run,
+                    help="parse face images and videos into label maps, colour maps, overlays and masks",
+                    description="Parse face images and videos with an FP-LIIF model at any output resolution.",
+                    epilog=EPILOG)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, folders or glob patterns")
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--recursive", "-r", action="store_true",
@@ -66,45 +72,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     size.add_argument("--scale", type=float, metavar="F", help="output size as F times the input size, e.g. 2 or 0.5")
     p.add_argument("--labels", "-l", metavar="LIST",
                    help="comma-separated labels and groups for the masks, e.g. hair or face,ears")
-    p.add_argument("--save", type=parse_save, default=None, metavar="KINDS",
+    p.add_argument("--save", type=kinds_list(SAVE_KINDS, "output kind", allow_none=True), metavar="KINDS",
                    help="comma-separated outputs: " + ", ".join(SAVE_KINDS)
                         + " (default: index,color; plus mask when --labels is given; none: no PNGs)")
     p.add_argument("--soft", action="store_true",
                    help="masks hold the probability (0-255) instead of a hard 0/255 choice")
-    p.add_argument("--model", "-m", default="default", metavar="PATH|REPO",
-                   help="'default' (shipped weights), a model folder, or a Hugging Face repo id")
-    p.add_argument("--revision", help="Hub branch, tag or commit of --model (pin a commit for reproducibility)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="where to run (default: auto = cuda, then mps, then cpu)")
-    p.add_argument("--dtype", default="float32", choices=list(DTYPES), help="precision of the network")
+    add_model_arguments(p)
+    add_device_argument(p)
+    add_dtype_argument(p)
     p.add_argument("--batch-size", type=int, default=4, metavar="N",
                    help="images or video frames encoded at once (default: 4)")
     add_video_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(run=run)
-
-
-def parse_size(text: str) -> int | tuple[int, int]:
-    """``"512"`` -> 512 (longer side); ``"480x640"`` -> (480, 640) as height x width."""
-    try:
-        parts = [int(v) for v in text.lower().replace("*", "x").split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2) or min(parts) < 1:
-        raise argparse.ArgumentTypeError(
-            f"size must be N or HxW with positive integers, e.g. 512 or 480x640; got {text!r}")
-    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
-
-
-def parse_save(text: str) -> list[str]:
-    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
-    if kinds == ["none"]:
-        return []
-    unknown = [k for k in kinds if k not in SAVE_KINDS]
-    if unknown or not kinds:
-        raise argparse.ArgumentTypeError(
-            f"unknown output kind {unknown or text!r}; choose from {', '.join(SAVE_KINDS)}")
-    return list(dict.fromkeys(kinds))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,24 +110,6 @@ def run(args: argparse.Namespace) -> int:
     failed += seq_failed
     summarise(len(inputs), failed, args.out, time.perf_counter() - started, frames)
     return 1 if failed else 0
-
-
-def load_parser(args: argparse.Namespace):
-    from ..parser import FaceParser, default_device
-
-    device = default_device() if args.device == "auto" else torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise CommandError("--device mps was asked for but MPS is not available; use --device cpu or auto")
-    mode = "fast-soft" if args.soft else "fast"  # soft masks need probabilities refined, not only labels
-    try:
-        return FaceParser.from_pretrained(args.model, revision=args.revision, device=device,
-                                          dtype=DTYPES[args.dtype], mode=mode)
-    except FileNotFoundError:
-        raise
-    except OSError as e:  # network and Hub HTTP errors (e.g. a gated or private repo)
-        raise CommandError(f"could not load model {args.model!r}: {e}") from e
 
 
 class OutputJobs:
@@ -189,12 +150,7 @@ class OutputJobs:
         if kind == "overlay":
             return result.overlay()
         ids = self.selected if kind == "mask" else [self.names.index(kind.removeprefix("mask_"))]
-        return mask_image(result.mask(ids, soft=self.soft))
-
-
-def mask_image(mask: torch.Tensor) -> Image.Image:
-    """``H x W`` float mask in [0, 1] -> 8-bit greyscale PNG image (255 = selected)."""
-    return Image.fromarray((mask.numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8), mode="L")
+        return to_pil(result.mask(ids, soft=self.soft))
 
 
 def parse_all(parser, inputs: list[InputFile], jobs: OutputJobs, args: argparse.Namespace) -> list[str]:
@@ -214,12 +170,6 @@ def parse_all(parser, inputs: list[InputFile], jobs: OutputJobs, args: argparse.
         bar.update(len(batch))
     bar.close()
     return failed
-
-
-def load_image(path: Path) -> Image.Image:
-    from ..image import load_image as load
-
-    return load(path)
 
 
 def parse_and_write(parser, loaded: list, jobs: OutputJobs, args) -> list[tuple[InputFile, Exception]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..video import FrameReader, VideoWriter, import_av, is_animated, is_video
 from . import CommandError
+from .arguments import kinds_list
 from .files import InputFile
 from .progress import progress_bar, report
 
@@ -27,18 +28,9 @@ VIDEO_KINDS = {
 
 
 def add_video_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--video-out", type=parse_video_kinds, default=[], metavar="KINDS",
+    p.add_argument("--video-out", type=kinds_list(VIDEO_KINDS, "video kind"), default=[], metavar="KINDS",
                    help="for video and animated inputs, also write NAME_KIND.mp4 at the input's frame rate; "
                         "comma-separated: " + ", ".join(VIDEO_KINDS) + " (needs PyAV)")
-
-
-def parse_video_kinds(text: str) -> list[str]:
-    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in VIDEO_KINDS]
-    if unknown or not kinds:
-        raise argparse.ArgumentTypeError(
-            f"unknown video kind {unknown or text!r}; choose from {', '.join(VIDEO_KINDS)}")
-    return list(dict.fromkeys(kinds))
 
 
 def split_inputs(inputs: list[InputFile]) -> tuple[list[InputFile], list[InputFile]]:

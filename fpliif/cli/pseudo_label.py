@@ -6,18 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from ..data.layouts import LAYOUTS
 from . import CommandError
+from .arguments import add_command, add_device_argument, add_model_arguments, load_parser
 
 __all__ = ["add_parser", "run"]
 
 EPILOG = """\
 examples:
-  fpliif pseudo-label --model runs/round1/best --images ../shared/data/unlabeled-faces --out pseudo/unlabeled
-  fpliif pseudo-label --model runs/round1/best --images ../shared/data/celeb1k-hair/images \\
-      --partial ../shared/data/celeb1k-hair --partial-layout hair --out pseudo/hair
+  fpliif pseudo-label --model runs/round1/best --images unlabeled-faces --out pseudo/unlabeled
+  fpliif pseudo-label --model runs/round1/best --images celeb1k-hair/images \\
+      --partial celeb1k-hair --partial-layout hair --out pseudo/hair
 
 The output folder is a dataset in the `folder` layout (images/, masks/, labels.txt) that `fpliif train` and
 `fpliif check-data` read. Mask pixels whose top class probability is under --threshold are 255 (ignored in
@@ -27,13 +26,11 @@ outside it becomes 255.
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "pseudo-label", help="label unlabelled faces with a trained model (for semi-supervised training)",
-        description="Predict masks for a folder of faces and keep only the confident pixels.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", "-m", default="default", metavar="PATH|REPO", help="model folder, 'default' or repo id")
-    p.add_argument("--revision", help="Hub branch, tag or commit of --model")
+    p = add_command(subparsers, "pseudo-label", run,
+                    help="label unlabelled faces with a trained model (for semi-supervised training)",
+                    description="Predict masks for a folder of faces and keep only the confident pixels.",
+                    epilog=EPILOG)
+    add_model_arguments(p)
     p.add_argument("--images", "-i", required=True, type=Path, metavar="DIR",
                    help="folder of face images (searched recursively)")
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output dataset folder")
@@ -44,23 +41,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="minimum top-class probability to keep a pixel's label (default: 0.7)")
     p.add_argument("--link-images", action="store_true", help="symlink the images instead of copying them")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
-    p.set_defaults(run=run)
+    add_device_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data import open_dataset
     from ..data.pseudo import pseudo_label
-    from ..parser import FaceParser, default_device
 
     if not args.images.is_dir():
         raise FileNotFoundError(f"--images folder {args.images} does not exist")
     if args.out.resolve() == args.images.resolve():
         raise CommandError("--out must differ from --images (the output gets its own images/ and masks/)")
-    device = default_device() if args.device == "auto" else torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CommandError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
-    parser = FaceParser.from_pretrained(args.model, revision=args.revision, device=device)
+    parser = load_parser(args)
     partial = None
     if args.partial is not None:
         partial = open_dataset(args.partial, split=None, size=None, label_names=parser.label_set.names,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from ..labels import CELEBAMASK_HQ
+from ..labels import CELEBAMASK_HQ, IGNORE, NOT_ANNOTATED
 from .augment import AUGMENTATIONS, AugmentConfig, augment_sample, augmentation, color_jitter, random_affine
-from .dataset import IGNORE, NOT_ANNOTATED, FaceParsingDataset, label_mapping, read_mask
+from .dataset import FaceParsingDataset, label_mapping, read_mask
 from .layouts import LAYOUTS, Listing, Sample, detect_layout, list_samples, read_label_names
 
 __all__ = [

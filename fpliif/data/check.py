@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .dataset import IGNORE, read_mask
+from ..labels import IGNORE
+from ..text import first_few
+from .dataset import read_mask
 from .layouts import Listing, Sample, list_samples
 
 __all__ = ["CheckReport", "check_dataset"]
@@ -66,8 +68,8 @@ def check_dataset(path: str | Path, layout: str = "auto", split: str | None = No
     """Read every image and mask of ``split`` (default all) and report problems by file name.
 
     Problems: images without masks and masks without images, ids in a splits file with neither, unreadable
-    files, masks whose size differs from their image's, mask values outside the label set (255 is allowed:
-    it marks unknown pixels), and a dataset with no samples.
+    files, masks whose size differs from their image's, mask values outside the label set (``IGNORE``, 255, is
+    allowed: it marks unknown pixels), and a dataset with no samples.
     """
     listing = list_samples(path, layout, split)
     report = CheckReport(listing.layout, split, len(listing.samples), list(listing.problems), listing.names)
@@ -107,7 +109,7 @@ def _check_sample(sample: Sample, listing: Listing, report: CheckReport) -> None
         odd = sorted(set(np.unique(mask).tolist()) - {0, 255})
         mask = (mask >= 128).astype(np.int64)
         if odd:
-            report.problems.append(f"{where}: binary mask has values {_some(odd)}; expected only 0 and 255")
+            report.problems.append(f"{where}: binary mask has values {first_few(odd, 6)}; expected only 0 and 255")
     _count(mask, where, listing.names, report)
 
 
@@ -116,7 +118,7 @@ def _count(mask: np.ndarray, where: Path, names: tuple[str, ...], report: CheckR
     values = np.unique(mask)
     bad = [int(v) for v in values if v >= k and v != IGNORE]
     if bad:
-        report.problems.append(f"{where}: mask values {_some(bad)} are outside the {k} classes 0..{k - 1} "
+        report.problems.append(f"{where}: mask values {first_few(bad, 6)} are outside the {k} classes 0..{k - 1} "
                                f"(255 = unknown is allowed)")
     counts = np.bincount(mask[(mask < k)].ravel(), minlength=k)
     report.pixels += counts
@@ -131,7 +133,3 @@ def _sizes_match(image: tuple[int, int], mask: tuple[int, int], layout: str) -> 
     if layout == "celebamask-hq":  # official: 1024 px images, 512 px part masks; the aspect must agree
         return image[0] * mask[1] == image[1] * mask[0]
     return image == mask
-
-
-def _some(values: list[int], n: int = 6) -> str:
-    return ", ".join(map(str, values[:n])) + (f" (+{len(values) - n} more)" if len(values) > n else "")

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..image import IMAGE_EXTENSIONS
+from ..image import IMAGE_EXTENSIONS, list_images
 from ..labels import CELEBAMASK_HQ, LAPA
 
 __all__ = ["Sample", "Listing", "LAYOUTS", "detect_layout", "list_samples", "read_label_names"]
@@ -87,7 +87,7 @@ def detect_layout(root: str | Path) -> str:
         return "folder"
     if (root / "images").is_dir() and (root / "hair").is_dir():
         return "hair"
-    if _image_files(root):
+    if list_images(root, recursive=True):
         return "images"
     raise ValueError(
         f"{root} matches no known dataset layout and holds no images; expected one of: images/ + masks/ "
@@ -115,11 +115,6 @@ def read_label_names(path: str | Path) -> tuple[str, ...]:
     if len(names) < 2 or len(set(names)) != len(names):
         raise ValueError(f"{path} must list at least 2 distinct class names, one per line; got {list(names)}")
     return names
-
-
-def _image_files(folder: Path, recursive: bool = True) -> list[Path]:
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
 def _by_stem(folder: Path, suffixes: tuple[str, ...] = IMAGE_EXTENSIONS) -> dict[str, Path]:
@@ -173,7 +168,7 @@ def _hair(root: Path, split: str | None) -> Listing:
 
 
 def _images(root: Path, split: str | None) -> Listing:
-    files = _image_files(root)
+    files = list_images(root, recursive=True)
     samples = [Sample(p.relative_to(root).with_suffix("").as_posix().replace("/", "_"), p) for p in files]
     return Listing("images", samples, ())
 

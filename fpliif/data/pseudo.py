@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .dataset import IGNORE, NOT_ANNOTATED, FaceParsingDataset
+from ..labels import IGNORE, NOT_ANNOTATED
+from .dataset import FaceParsingDataset
 from .layouts import LABELS_FILE, list_samples
 
 __all__ = ["PseudoLabelStats", "pseudo_label", "apply_partial", "confident_labels"]

@@ -19,8 +19,12 @@ def register_model(fn: Callable[..., FPLIIFConfig]) -> Callable[..., FPLIIFConfi
     return fn
 
 
-def list_models() -> list[str]:
-    """Names of the registered variants."""
+def list_models(pretrained: bool = False) -> list[str]:
+    """Names of the registered variants; ``pretrained=True``: of the pretrained weights (``"arch.tag"``)."""
+    if pretrained:
+        from ..pretrained import list_pretrained
+
+        return list_pretrained()
     return sorted(_CONFIGS)
 
 
@@ -42,8 +46,13 @@ def build_model(cfg: FPLIIFConfig) -> nn.Module:
     return FPLIIF(cfg)
 
 
-def create_model(name: str, **overrides) -> nn.Module:
-    """A registered variant with fresh weights, e.g. ``create_model("fpliif", label_names=[...])``."""
+def create_model(name: str, pretrained: bool = False, **overrides) -> nn.Module:
+    """A registered variant with fresh weights, e.g. ``create_model("fpliif", label_names=[...])``; with
+    ``pretrained=True`` or a pretrained name, see :func:`fpliif.pretrained.create_pretrained`."""
+    if pretrained or "." in name:
+        from ..pretrained import create_pretrained
+
+        return create_pretrained(name, pretrained, **overrides)
     return build_model(model_config(name, **overrides))
 
 
