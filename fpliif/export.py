@@ -84,10 +84,8 @@ def check_onnx(model: nn.Module, path: str | Path, size: int | tuple[int, int] |
 
 
 def _size(size, default: int) -> tuple[int, int]:
-    if size is None:
-        return (default, default)
-    if isinstance(size, int):
-        return (size, size)
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"size must be N or (height, width) with positive values, got {size!r}")
-    return (int(size[0]), int(size[1]))
+    """The export's output grid: ``default`` (the input size) or ``size`` as for :func:`fpliif.parser.output_size`
+    of a square ``default`` image (N: N x N; (H, W): as given)."""
+    from .parser import output_size
+
+    return output_size((default, default), size)

@@ -40,9 +40,10 @@ def measure(model_name: str, size: int, batch: int, steps: int, device: str, amp
 
 
 def _dist(device: str):
-    from fpliif.train.distributed import DistInfo, pick_device
+    from fpliif.device import resolve_device
+    from fpliif.train.distributed import DistInfo
 
-    return DistInfo(device=pick_device(device))
+    return DistInfo(device=resolve_device(device))
 
 
 def main() -> None:

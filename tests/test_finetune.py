@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY
 
 from fpliif import create_model, save_pretrained
 from fpliif.cli import main
@@ -12,7 +13,6 @@ from fpliif.train.finetune import _classifier_keys as classifier_keys
 from fpliif.train.finetune import transfer_weights
 from fpliif.train.synthetic import SyntheticFaces
 
-TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32)
 SOURCE = ["background", "skin", "hair", "nose", "l_eye"]
 TARGET = ["background", "hair", "skin", "hat", "l_eye", "r_eye"]
 

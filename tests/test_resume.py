@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY
 
 from fpliif import create_model
 from fpliif.train import TrainConfig, Trainer, load_checkpoint
 from fpliif.train.synthetic import SyntheticFaces
 
-TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32,
-            label_names=["background", "skin", "eye", "lip", "hair"])
+TINY = dict(TINY, label_names=["background", "skin", "eye", "lip", "hair"])
 
 
 def make_trainer(out, **opts) -> Trainer:

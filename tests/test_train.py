@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from conftest import TINY
 from PIL import Image
 from torch.utils.data import ConcatDataset
 
@@ -19,8 +20,7 @@ from fpliif.train import TrainConfig, Trainer
 from fpliif.train.synthetic import SyntheticFaces
 
 NAMES = ["background", "skin", "eye", "lip", "hair"]
-TINY = dict(width=8, blocks=(1, 1, 1), reduce_hidden=16, feature_dim=8, mlp_hidden=(16, 16), input_size=32,
-            label_names=NAMES)
+TINY = dict(TINY, label_names=NAMES)
 
 
 def tiny(name: str = "fpliif", **kw):
@@ -43,7 +43,7 @@ def test_loss_falls_and_val_improves(tmp_path):
         assert (tmp_path / name).is_file(), name
     best = from_pretrained(tmp_path / "best")
     assert best.cfg.label_names == NAMES
-    assert "mean (no background)" in (tmp_path / "best" / "README.md").read_text()
+    assert "mean (F1, mIoU)" in (tmp_path / "best" / "README.md").read_text()
     assert (tmp_path / "final" / "model.safetensors").is_file()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .arguments import add_command
+
 __all__ = ["add_parser", "run"]
 
 EPILOG = """\
@@ -22,12 +24,10 @@ examples:
 """
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "train", help="train or fine-tune a face-parsing model",
-        description="Train FP-LIIF (or a registered baseline) with the paper's loss: cross-entropy plus "
-                    "lambda x edge-aware cross-entropy, softmax temperature from the model config.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "train", run, help="train or fine-tune a face-parsing model",
+                    description="Train FP-LIIF (or a registered baseline) with the paper's loss: cross-entropy plus "
+                                "lambda x edge-aware cross-entropy, softmax temperature from the model config.",
+                    epilog=EPILOG)
     p.add_argument("--config", type=Path, metavar="JSON",
                    help="a train_config.json (from a run folder) to start from; flags given here override it")
     d = p.add_argument_group("data")
@@ -46,7 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     m = p.add_argument_group("model")
     m.add_argument("--model", default=None,
                    help="registered model: fpliif (default), fpliif-small, unet-baseline (or unet), unet-small")
-    m.add_argument("--init", metavar="PATH_OR_REPO", help="start from published weights (folder, 'default', repo)")
+    m.add_argument("--init", metavar="NAME|PATH|REPO",
+                   help="start from published weights: a pretrained name (see fpliif parse --help), a model folder "
+                        "or a Hub repo id")
     m.add_argument("--labels", metavar="SET|NAMES", help="label set name (lapa, celebamask-hq) or comma list")
     m.add_argument("--freeze-encoder", action="store_true", help="train only the decoder")
     o = p.add_argument_group("optimisation")
@@ -83,7 +85,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="CPU threads for torch (default: torch's choice); 1 is much faster on a busy shared CPU")
     r.add_argument("--data-note", default=None, help="training-data text for the model card")
     r.add_argument("--licence", default=None, help="licence id for the model card (default other)")
-    p.set_defaults(run=run)
 
 
 def config_values(args: argparse.Namespace) -> dict:

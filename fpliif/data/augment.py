@@ -25,12 +25,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..labels import IGNORE, NOT_ANNOTATED
+
 __all__ = [
     "AugmentConfig", "AUGMENTATIONS", "augmentation", "augment_sample", "random_affine", "color_jitter", "rgb_to_hsv",
     "hsv_to_rgb",
 ]
 
-IGNORE, NOT_ANNOTATED = 255, 254
 
 
 @dataclass

@@ -11,13 +11,12 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from ..labels import IGNORE, NOT_ANNOTATED
 from .augment import AugmentConfig, augment_sample, augmentation
 from .layouts import Listing, Sample
 
 __all__ = ["FaceParsingDataset", "IGNORE", "NOT_ANNOTATED", "label_mapping", "read_mask", "sides_swapped"]
 
-IGNORE = 255  # unknown: no loss, not counted by the metrics
-NOT_ANNOTATED = 254  # none of this sample's annotated classes (partial labels); not counted by the metrics
 # A source class missing from the target set goes to this target class if present, else to the background.
 ALIASES = {"eye_g": "skin"}  # glasses frames lie on the skin that LaPa-style label sets mark around the eyes
 

@@ -4,7 +4,7 @@ FP-LIIF's section 4 ablation replaces the LIIF decoder with "a Conv U-Net type d
 FP-LIIF's own (EDSR resblock groups with instance norm, a stride-2 conv between groups); the decoder walks back
 up the groups: at each step it upsamples bilinearly, concatenates the output of the encoder group at that
 resolution (the skip), and applies two 3x3 conv-norm-ReLU layers; a 1x1 conv gives the class logits at the
-input size. With the default config it has about the same number of parameters as FP-LIIF (2.3 M for 19
+input size. With the default config it has about the same number of parameters as FP-LIIF (2.15 M for 19
 classes), so a comparison at equal size measures what the implicit decoder adds.
 
 Outputs at other sizes are the input-size logits resized bilinearly, which is what a conv decoder can offer.

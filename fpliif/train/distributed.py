@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..device import resolve_device
+
 __all__ = ["DistInfo", "init_distributed", "shutdown_distributed", "ShardedSampler", "seed_for"]
 
 
@@ -35,30 +37,12 @@ class DistInfo:
         return self.world_size > 1
 
 
-def pick_device(name: str | None, local_rank: int = 0) -> torch.device:
-    """``"auto"``/``None`` -> CUDA if present, else MPS, else CPU; ``"cuda"`` becomes ``cuda:LOCAL_RANK``."""
-    if name in (None, "auto"):
-        if torch.cuda.is_available():
-            name = "cuda"
-        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            name = "mps"
-        else:
-            name = "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
-
-
 def init_distributed(device: str | None = None) -> DistInfo:
     """Join the process group that ``torchrun`` describes in the environment (if any) and pick the device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = pick_device(device, local_rank)
+    dev = resolve_device(device, local_rank=local_rank)
     if world > 1 and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)

@@ -75,7 +75,7 @@ def transfer_weights(source: nn.Module, target: nn.Module) -> dict[str, list[str
 
 def init_from_pretrained(name_or_path: str, label_names: Sequence[str] | None = None,
                          label_set: str | None = None, input_size: int | None = None) -> tuple[nn.Module, dict]:
-    """A model built from published weights (folder, ``"default"`` or Hub repo), for a new label set and input
+    """A model built from published weights (pretrained name, folder or Hub repo), for a new label set and input
     size if given (the network's weights do not depend on the input size).
 
     Returns:

@@ -2,8 +2,8 @@
 
 Masks hold class ids, with two special values:
 
-* ``IGNORE_INDEX`` (255): unknown, no loss at all.
-* ``NONE_OF_ANNOTATED`` (254): partial labels; the pixel is none of the classes annotated for this sample
+* ``IGNORE`` (255): unknown, no loss at all.
+* ``NOT_ANNOTATED`` (254): partial labels; the pixel is none of the classes annotated for this sample
   (for example "not hair" in a hair-only mask), so its loss is ``-log(1 - sum of p over the annotated classes)``.
 
 Every function takes logits ``B x K x *`` and masks ``B x *`` with the same trailing shape, so they work on a
@@ -15,13 +15,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..labels import NOT_ANNOTATED
+
 __all__ = [
-    "IGNORE_INDEX", "NONE_OF_ANNOTATED", "label_edges", "pixel_losses", "partial_label_loss",
+    "label_edges", "pixel_losses", "partial_label_loss",
     "edge_aware_loss", "parsing_loss",
 ]
 
-IGNORE_INDEX = 255
-NONE_OF_ANNOTATED = 254
 
 
 def label_edges(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
@@ -78,7 +78,7 @@ def pixel_losses(
     """
     z = logits.float() / temperature
     labelled = mask < z.shape[1]
-    partial = mask == NONE_OF_ANNOTATED
+    partial = mask == NOT_ANNOTATED
     ce = F.cross_entropy(z, torch.where(labelled, mask, torch.zeros_like(mask)), reduction="none")
     loss = torch.where(labelled, ce, torch.zeros_like(ce))
     if annotated is not None and bool(partial.any()):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..image import colorize
+from ..image import colorize, to_uint8
 
 __all__ = ["line_plot", "prediction_grid"]
 
@@ -71,7 +71,7 @@ def prediction_grid(samples: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor
         return None
     rows = []
     for image, mask, pred in samples:
-        rgb = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        rgb = to_uint8(image.clamp(0, 1).permute(1, 2, 0))
         gt = colorize(mask.clamp(max=len(colors) - 1), colors)
         gt[mask.numpy() >= len(colors)] = 128
         cells = [_fit(rgb, mask.shape), gt, colorize(pred, colors)]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..labels import LabelSet
 from .plots import line_plot, prediction_grid
 from .validate import validation_table
 
@@ -77,7 +76,7 @@ class RunReport:
         self.info(f"epoch {result['epoch']} val mean F1 {result['mean_f1']:.4f} mIoU {result['miou']:.4f} "
                   f"loss {result['val_loss']:.4f} [{seconds:.0f}s]{mark}")
         self.file_log.info("\n" + validation_table(result, model_cfg.label_names))
-        colors = LabelSet.from_names(model_cfg.label_names, model_cfg.label_set).colors
+        colors = model_cfg.labels.colors
         prediction_grid(samples, colors, self.out_dir / "val_predictions.png")
 
     def plots(self, history: dict) -> None:

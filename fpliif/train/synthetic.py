@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from .losses import NONE_OF_ANNOTATED
+from ..labels import NOT_ANNOTATED
 
 __all__ = ["SyntheticFaces"]
 
@@ -54,7 +54,7 @@ class SyntheticFaces(Dataset):
             image = (image + self.noise * torch.randn(image.shape)).clamp(0, 1)
         annotated = torch.ones(self.num_classes, dtype=torch.bool)
         if self.partial_class is not None:
-            mask = torch.where(mask == self.partial_class, mask, torch.full_like(mask, NONE_OF_ANNOTATED))
+            mask = torch.where(mask == self.partial_class, mask, torch.full_like(mask, NOT_ANNOTATED))
             annotated = torch.zeros(self.num_classes, dtype=torch.bool)
             annotated[self.partial_class] = True
         return {"image": image, "mask": mask, "annotated": annotated, "id": f"synthetic-{index}"}

@@ -11,10 +11,10 @@ import contextlib
 import torch
 from torch import nn
 
-from ..metrics import ConfusionMatrix
+from ..metrics import ConfusionMatrix, Scores, scores_table
 from .losses import parsing_loss
 
-__all__ = ["validate", "validation_table"]
+__all__ = ["validate", "validation_table", "scores_of"]
 
 
 @torch.no_grad()
@@ -49,12 +49,10 @@ def validate(model: nn.Module, loader, device: torch.device, num_classes: int, t
 
 def validation_table(result: dict, label_names: list[str]) -> str:
     """A markdown table: F1 and IoU per class (percent), then the means (background ignored)."""
-    lines = ["| class | F1 | IoU |", "|---|---:|---:|"]
-    for name, f1, iou in zip(label_names, result["f1"], result["iou"]):
-        lines.append(f"| {name} | {_pct(f1)} | {_pct(iou)} |")
-    lines.append(f"| **mean (no background)** | **{_pct(result['mean_f1'])}** | **{_pct(result['miou'])}** |")
-    return "\n".join(lines)
+    return scores_table({"val": scores_of(result, label_names)}, markdown=True, digits=2)
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or x != x else f"{100 * x:.2f}"
+def scores_of(result: dict, label_names: list[str]) -> Scores:
+    """A :func:`validate` result as :class:`fpliif.metrics.Scores` (background ignored, as in its means)."""
+    return Scores(list(label_names), list(result["f1"]), list(result["iou"]), result["mean_f1"], result["miou"],
+                  list(result["pixels"]), [0])
