@@ -48,7 +48,7 @@ def test_node_demo_and_cli_soft_masks_are_the_same_and_right(face, dense_hair, t
     node = labels_to_mask(parsing, "hair", mode="soft")[0].numpy()
 
     demo_parser = fpliif.FaceParser.from_pretrained(device="cpu")  # as `fpliif demo` loads it
-    _, _, demo_mask, _, _ = parse_for_demo(demo_parser, str(face), SIZE, ["hair"], soft=True)
+    demo_mask = parse_for_demo(demo_parser, str(face), SIZE, ["hair"], soft=True).mask
     demo = np.asarray(demo_mask, dtype=np.float32) / 255
 
     assert cli.shape == node.shape == demo.shape == tuple(dense_hair.shape)
