@@ -135,6 +135,8 @@ def test_nodes_registered_with_picker_and_model_folder(comfy):
     picker = info["FPLIIF_LabelsToMask"]["input"]["required"]["labels"][1]["fpliif_picker"]
     assert picker["labels"][13]["name"] == "hair" and picker["labels"][3]["display"] == "eyeglasses"
     assert any(path.endswith("fpliif.js") for path in _get(f"{url}/extensions"))
+    templates = _get(f"{url}/workflow_templates").get("fpliif", [])  # the template browser's list
+    assert sorted(templates) == sorted(p.stem for p in (ROOT / "examples").glob("*.json"))
 
 
 @pytest.mark.parametrize("workflow_path", sorted((ROOT / "examples").glob("*.json")), ids=lambda p: p.stem)
