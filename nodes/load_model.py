@@ -133,11 +133,12 @@ if io is not None:
                     io.String.Input("repo_id", default="",
                                     tooltip="Hugging Face repo id (user/name[@revision]); downloaded once into "
                                             "models/face_parsing/ and used instead of 'model'"),
-                    io.Combo.Input("device", options=list(devices.DEVICE_CHOICES), default="auto"),
+                    io.Combo.Input("device", options=list(devices.DEVICE_CHOICES), default="auto",
+                                   tooltip="auto: ComfyUI's device; or cpu, cuda, mps"),
                     io.Combo.Input("precision", options=PRECISIONS, default="auto",
                                    tooltip="auto: fp16 on CUDA, fp32 elsewhere"),
                 ],
-                outputs=[PARSER_TYPE.Output(display_name="model")],
+                outputs=[PARSER_TYPE.Output(display_name="model", tooltip="the loaded parser, for Parse Faces")],
             )
 
         @classmethod

@@ -1,7 +1,12 @@
-"""FP-LIIF Parse Faces: every frame of an IMAGE batch -> a parse at any resolution, a colour map and an overlay."""
+"""FP-LIIF Parse Faces: every frame of an IMAGE batch -> a parse of each face at any resolution, an overlay with
+the faces numbered, a colour map, and the label map as an IMAGE and a MASK."""
 
 from __future__ import annotations
 
+import json
+from typing import NamedTuple
+
+import numpy as np
 import torch
 
 from .common import (
@@ -10,6 +15,7 @@ from .common import (
     PARSING_TYPE,
     FaceParsing,
     check_interrupted,
+    demo,
     fpliif,
     frames_to_image,
     image_to_frames,
@@ -17,48 +23,88 @@ from .common import (
     label_legend,
     progress_bar,
 )
-from .common import image as image_module  # `image` is the node's input
 
-__all__ = ["FACE_MODES", "parse_faces"]
+__all__ = ["FACE_CHOICES", "VIEWS", "parse_faces", "ParseOutputs", "faces_table"]
 
-FACE_MODES = ["all faces", "largest face (zoom in)"]
+# What the node shows -> the library's ``faces`` mode.
+FACE_CHOICES = {
+    "auto": "auto",
+    "all faces": "all",
+    "largest face": "largest",
+    "whole image (no face detection)": "none",
+}
+VIEWS = ["colours", "outlines"]
 
 
-def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: int = 0,
-                face: str = FACE_MODES[0], overlay_opacity: float = 0.5
-                ) -> tuple[FaceParsing, torch.Tensor, torch.Tensor]:
+class ParseOutputs(NamedTuple):
+    """What Parse Faces gives."""
+
+    parsing: FaceParsing
+    overlay: torch.Tensor  # IMAGE B x H x W x 3: colours or class borders over the photo, faces numbered
+    color_map: torch.Tensor  # IMAGE B x H x W x 3
+    label_map: torch.Tensor  # IMAGE B x H x W x 3: class id / 255 in every channel (Save Image writes the ids)
+    label_ids: torch.Tensor  # MASK B x H x W: the same values
+    faces: str  # JSON: per frame, the faces found (number, box, crop box, score)
+
+
+def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: int = 0, faces: str = "auto",
+                view: str = VIEWS[0], overlay_opacity: float = 0.5, number_faces: bool = True) -> ParseOutputs:
     """Parse each frame of a ComfyUI IMAGE.
 
     Args:
         parser: the loaded model.
         image: ``B x H x W x C`` float in [0, 1]; every frame is parsed, one at a time.
         longest_side: output size of the longer side in pixels, aspect kept; 0 for the image's own size.
-        face: ``"all faces"`` parses the whole frame; ``"largest face (zoom in)"`` crops to the largest
-            head first (crisper on photos where the face is small; other faces become background).
-        overlay_opacity: opacity of the colour map over the image in the overlay.
-
-    Returns:
-        The parsing (one ``K x h x w`` float16 logit map per frame), the colour map and the overlay,
-        both IMAGE ``B x h x w x 3``.
+        faces: a key of :data:`FACE_CHOICES`: ``auto`` finds the faces and parses each aligned (a portrait that
+            fills the frame, or a frame with no face found, is parsed whole), ``all faces`` and ``largest face``
+            always align, ``whole image`` parses the frame as it is (for pre-cropped faces).
+        view: ``colours`` (the colour map blended over the photo) or ``outlines`` (class borders on the photo).
+        overlay_opacity: opacity of the colours in the overlay.
+        number_faces: draw each face's box and number (what Labels to Mask's ``faces`` refers to).
     """
-    if face not in FACE_MODES:
-        raise ValueError(f"face must be one of {FACE_MODES}, got {face!r}")
+    if faces not in FACE_CHOICES:
+        raise ValueError(f"faces must be one of {list(FACE_CHOICES)}, got {faces!r}")
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
     frames = image_to_frames(image)
     size = int(longest_side) or None
     bar = progress_bar(len(frames))
-    logits, colors, overlays = [], [], []
+    results, overlays, colors = [], [], []
     for frame in frames:
         check_interrupted()
-        if face == FACE_MODES[1]:
-            result = parser(frame, size=size, faces="largest")
-        else:
-            result = parser(frame, size=size)
-        logits.append(result.logits.half())
-        colors.append(image_module.to_tensor(result.color_map()))
-        overlays.append(image_module.to_tensor(result.overlay(overlay_opacity)))
+        result = parser(frame, size=size, faces=FACE_CHOICES[faces])
+        result.image = frame  # a view of the IMAGE ComfyUI holds anyway, not the library's float copy
+        picture = result.overlay(overlay_opacity) if view == "colours" else result.outline(_line_width(result))
+        overlays.append(demo.mark_faces(picture, result) if number_faces else picture)
+        colors.append(result.color_map())
+        results.append(result)
         bar.update(1)
-    parsing = FaceParsing(logits, parser.label_set, parser.cfg.temperature)
-    return parsing, frames_to_image(colors), frames_to_image(overlays)
+    ids = torch.stack([torch.from_numpy(r.label_map()).float() / 255 for r in results])
+    parsing = FaceParsing(results, parser.label_set)
+    return ParseOutputs(parsing, frames_to_image(overlays), frames_to_image(colors),
+                        ids[..., None].expand(-1, -1, -1, 3).clone(), ids, json.dumps(faces_table(parsing)))
+
+
+def _line_width(result: fpliif.ParseResult) -> int:
+    return max(1, round(max(result.size) / 700))
+
+
+def faces_table(parsing: FaceParsing) -> list[dict]:
+    """Per frame, the faces: ``{"frame", "face", "box", "crop_box", "score"}`` in output pixels (a frame parsed
+    whole is face 0 with the whole frame as its box)."""
+    rows = []
+    for k, result in enumerate(parsing.results):
+        out_h, out_w = result.size
+        h, w = result.image.shape[-2:]
+        scale = np.array([out_w / w, out_h / h] * 2)
+        if not result.faces:
+            rows.append({"frame": k, "face": 0, "box": [0, 0, out_w, out_h], "crop_box": [0, 0, out_w, out_h],
+                         "score": None, "how": result.how})
+        for i, face in enumerate(result.faces):
+            rows.append({"frame": k, "face": i, "box": [round(float(v), 1) for v in np.array(face.box) * scale],
+                         "crop_box": [round(float(v), 1) for v in np.array(face.crop_box) * scale],
+                         "score": round(face.score, 3)})
+    return rows
 
 
 if io is not None:
@@ -72,26 +118,45 @@ if io is not None:
                 node_id="FPLIIF_ParseFaces",
                 display_name="FP-LIIF Parse Faces",
                 category=CATEGORY,
-                description="Label every pixel of the face (skin, eyes, brows, lips, hair, ...) for each frame, "
-                            "at the image's own resolution or any other.",
+                description="Find the faces in each frame and label every pixel of each (skin, eyes, brows, lips, "
+                            "hair, ...) at the image's own resolution or any other.",
                 inputs=[
-                    PARSER_TYPE.Input("model"),
-                    io.Image.Input("image", tooltip="one image or a batch (every frame is parsed)"),
+                    PARSER_TYPE.Input("model", tooltip="the model from FP-LIIF Load Model"),
+                    io.Image.Input("image", tooltip="one image or a batch (a video's frames): every frame is parsed"),
                     io.Int.Input("longest_side", default=0, min=0, max=fpliif.parser.MAX_SIDE, step=8,
-                                 tooltip="output size of the longer side; 0 = the image's own size"),
-                    io.Combo.Input("face", options=FACE_MODES, default=FACE_MODES[0],
-                                   tooltip="zoom in on the largest face: crisper when the face is small in the "
-                                           "photo; other faces become background"),
-                    io.Float.Input("overlay_opacity", default=0.5, min=0.0, max=1.0, step=0.05),
+                                 tooltip="output size of the longer side in pixels; 0: the image's own size "
+                                         "(masks line up with the photo)"),
+                    io.Combo.Input("faces", options=list(FACE_CHOICES), default="auto",
+                                   tooltip="auto: find the faces and parse each at full detail (a portrait that "
+                                           "fills the frame is parsed whole); all faces / largest face: always "
+                                           "per face; whole image: no face detection (pre-cropped faces)"),
+                    io.Combo.Input("view", options=VIEWS, default=VIEWS[0],
+                                   tooltip="overlay: label colours over the photo, or the borders between labels "
+                                           "drawn on the photo (for checking edges)"),
+                    io.Float.Input("overlay_opacity", default=0.5, min=0.0, max=1.0, step=0.05,
+                                   tooltip="opacity of the label colours in the overlay (colours view)"),
+                    io.Boolean.Input("number_faces", default=True,
+                                     tooltip="draw each face's box and number on the overlay: the numbers that "
+                                             "Labels to Mask's 'faces' takes"),
                 ],
                 outputs=[
-                    PARSING_TYPE.Output(display_name="parsing"),
-                    io.Image.Output(display_name="color_map"),
-                    io.Image.Output(display_name="overlay"),
+                    PARSING_TYPE.Output(display_name="parsing",
+                                        tooltip="the parse of every frame, for Labels to Mask and Cut Out"),
+                    io.Image.Output(display_name="overlay",
+                                    tooltip="the photo with the labels' colours or borders, faces numbered"),
+                    io.Image.Output(display_name="color_map", tooltip="each label in its colour"),
+                    io.Image.Output(display_name="label_map",
+                                    tooltip="class ids as grey levels (id / 255): Save Image writes the same "
+                                            "index PNG as 'fpliif parse'"),
+                    io.Mask.Output(display_name="label_ids", tooltip="the label map as a MASK batch (id / 255)"),
+                    io.String.Output(display_name="faces",
+                                     tooltip="JSON: per frame, each face's number, box, crop box and score"),
                 ],
             )
 
         @classmethod
-        def execute(cls, model, image, longest_side: int, face: str, overlay_opacity: float) -> io.NodeOutput:
-            parsing, color_map, overlay = parse_faces(model, image, longest_side, face, overlay_opacity)
-            return io.NodeOutput(parsing, color_map, overlay, ui={"fpliif_legend": label_legend(parsing)})
+        def execute(cls, model, image, longest_side: int, faces: str, view: str, overlay_opacity: float,
+                    number_faces: bool) -> io.NodeOutput:
+            out = parse_faces(model, image, longest_side, faces, view, overlay_opacity, number_faces)
+            counts = [len(r.faces) for r in out.parsing.results]
+            return io.NodeOutput(*out, ui={"fpliif_legend": label_legend(out.parsing), "fpliif_faces": counts})

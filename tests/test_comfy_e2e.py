@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port, tiny_model
+from PIL import Image
 
 import fpliif
 
@@ -92,7 +93,8 @@ def comfy(tmp_path_factory):
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / "fpliif").symlink_to(ROOT, target_is_directory=True)
     (base / "input").mkdir()
-    shutil.copy(ROOT / "examples" / "astronaut.png", base / "input" / "astronaut.png")
+    for sample in ("astronaut.png", "astronauts_group.jpg"):
+        shutil.copy(ROOT / "examples" / sample, base / "input" / sample)
     fpliif.save_pretrained(tiny_model(), base / "models" / "face_parsing" / "tiny")
     port = free_port()
     log = open(base / "comfyui.log", "w")
@@ -122,13 +124,19 @@ def comfy(tmp_path_factory):
 
 def test_nodes_registered_with_picker_and_model_folder(comfy):
     url, base, info = comfy
-    for node_id in ("FPLIIF_LoadModel", "FPLIIF_ParseFaces", "FPLIIF_LabelsToMask"):
+    for node_id in ("FPLIIF_LoadModel", "FPLIIF_ParseFaces", "FPLIIF_LabelsToMask", "FPLIIF_CutOut"):
         assert node_id in info, (base / "comfyui.log").read_text()[-3000:]
         assert info[node_id]["category"] == "FP-LIIF"
+        inputs = {**info[node_id]["input"].get("required", {}), **info[node_id]["input"].get("optional", {})}
+        assert all(len(spec) > 1 and spec[1].get("tooltip") for spec in inputs.values()), f"{node_id}: a tooltip"
+        assert all(info[node_id]["output_tooltips"]), f"{node_id}: an output without a tooltip"
+    assert info["FPLIIF_LabelsToMask"]["output"] == ["MASK", "MASK", "SEGS"]
     assert "tiny/model.safetensors" in info["FPLIIF_LoadModel"]["input"]["required"]["model"][1]["options"]
     picker = info["FPLIIF_LabelsToMask"]["input"]["required"]["labels"][1]["fpliif_picker"]
-    assert picker["labels"][13]["name"] == "hair"
+    assert picker["labels"][13]["name"] == "hair" and picker["labels"][3]["display"] == "eyeglasses"
     assert any(path.endswith("fpliif.js") for path in _get(f"{url}/extensions"))
+    templates = _get(f"{url}/workflow_templates").get("fpliif", [])  # the template browser's list
+    assert sorted(templates) == sorted(p.stem for p in (ROOT / "examples").glob("*.json"))
 
 
 @pytest.mark.parametrize("workflow_path", sorted((ROOT / "examples").glob("*.json")), ids=lambda p: p.stem)
@@ -148,7 +156,10 @@ def test_example_workflow_runs(comfy, workflow_path):
     saved = [img for out in entry["outputs"].values() for img in out.get("images", []) if img["type"] == "output"]
     assert saved, f"{workflow_path.name} saved no image"
     for img in saved:
-        assert (base / "output" / img.get("subfolder", "") / img["filename"]).is_file()
+        path = base / "output" / img.get("subfolder", "") / img["filename"]
+        assert path.is_file()
+        if "cut_out" in img["filename"]:
+            assert Image.open(path).mode == "RGBA", "the cut-out is saved over transparency"
     legends = [out["fpliif_legend"] for out in entry["outputs"].values() if "fpliif_legend" in out]
     assert legends and legends[0][0]["color"].startswith("#")
 
@@ -156,13 +167,19 @@ def test_example_workflow_runs(comfy, workflow_path):
 PICKER_JS = """
 const wf = arguments[0];
 const node = window.app.graph._nodes.find(n => n.type === 'FPLIIF_LabelsToMask');
-const chip = [...document.querySelectorAll('.fpliif-box:not(.fpliif-legend) .fpliif-chip')]
-    .find(e => e.innerText.trim() === 'u_lip');
-if (!node || !chip) return null;
-chip.click();
+const picker = [...document.querySelectorAll('.fpliif-box:not(.fpliif-legend)')];
+const find = (text) => [...picker[0].querySelectorAll('.fpliif-chip')].find(e => e.innerText.trim() === text);
+const lip = find('upper lip'), eyes = find('eyes');
+if (!node || !lip || !eyes) return null;
+lip.click();
+eyes.dispatchEvent(new MouseEvent('click', {shiftKey: true, bubbles: true}));
 return {chips: document.querySelectorAll('.fpliif-chip').length,
+        rows: [...picker[0].querySelectorAll('.fpliif-head')].map(e => e.innerText.trim()),
         on: [...document.querySelectorAll('.fpliif-chip.on')].map(e => e.innerText.trim()),
+        off: [...document.querySelectorAll('.fpliif-chip.off')].map(e => e.innerText.trim()),
+        legend: [...document.querySelectorAll('.fpliif-legend .fpliif-chip')].map(e => e.innerText.trim()),
         labels: node.widgets.find(w => w.name === 'labels').value,
+        subtract: node.widgets.find(w => w.name === 'subtract').value,
         saved: node.serialize().widgets_values.length};"""
 
 
@@ -187,5 +204,8 @@ def test_web_picker_in_headless_chromium(comfy):
             state = driver.script(PICKER_JS, workflow)
     assert state is not None, "the label picker did not appear on FP-LIIF Labels to Mask"
     assert state["chips"] >= 18 * 2  # picker (labels + groups) and the parse node's legend
-    assert state["labels"] == "hair,u_lip" and set(state["on"]) >= {"hair", "u_lip"}
-    assert state["saved"] == 6, "the picker must not add a value to the saved workflow"
+    assert state["rows"] == ["groups", "labels"]
+    assert state["labels"] == "hair,u_lip" and set(state["on"]) >= {"hair", "upper lip"}
+    assert state["subtract"] == "eyes" and state["off"] == ["eyes"]
+    assert "left eye (person's left)" in state["legend"] and "l_eye" not in state["legend"]
+    assert state["saved"] == 7, "the picker must not add a value to the saved workflow"

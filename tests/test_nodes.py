@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_model
+from PIL import Image
 
 import fpliif
-from nodes import labels_to_mask, load_parser, parse_faces
-from nodes.common import image_to_frames, label_legend
-from nodes.labels_to_mask import picker_table
+from fpliif import masks
+from nodes import cut_out, labels_to_mask, load_parser, parse_faces
+from nodes.common import image_to_frames, label_legend, picker_table
 from nodes.load_model import model_choices
+from nodes.segs import SEG
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +32,16 @@ def model_folder(tmp_path_factory) -> Path:
     (folder / "flat.safetensors").write_bytes((folder / "tiny" / "model.safetensors").read_bytes())
     (folder / "flat.json").write_text((folder / "tiny" / "config.json").read_text())
     return folder
+
+
+@pytest.fixture(scope="module")
+def group() -> torch.Tensor:
+    """A ComfyUI IMAGE with three faces of different sizes (copies of the example photo on a grey canvas)."""
+    astronaut = Image.open(ROOT / "examples" / "astronaut.png").convert("RGB")
+    canvas = Image.new("RGB", (384, 256), (120, 130, 140))
+    for x, y, side in ((8, 40, 180), (200, 70, 120), (300, 150, 80)):
+        canvas.paste(astronaut.resize((side, side)), (x, y))
+    return torch.from_numpy(np.asarray(canvas, dtype=np.float32) / 255)[None]
 
 
 @pytest.fixture(scope="module")
@@ -75,44 +89,124 @@ def test_missing_or_broken_model_names_file_and_folder(model_folder, tmp_path):
 
 def test_parse_every_frame_at_own_and_chosen_size(parser):
     image = torch.rand(3, 40, 56, 3)  # B x H x W x C, as ComfyUI passes it
-    parsing, color, overlay = parse_faces(parser, image)
-    assert len(parsing) == 3
-    assert color.shape == overlay.shape == (3, 40, 56, 3)
-    assert parsing.logits[0].shape == (19, 40, 56) and parsing.logits[0].dtype == torch.float16
-    parsing, color, _ = parse_faces(parser, image, longest_side=112)
-    assert parsing.logits[2].shape[-2:] == (80, 112) and color.shape == (3, 80, 112, 3)
-    legend = label_legend(parsing)
+    out = parse_faces(parser, image, faces="whole image (no face detection)")
+    assert len(out.parsing) == 3 and out.parsing.size == (40, 56)
+    assert out.overlay.shape == out.color_map.shape == out.label_map.shape == (3, 40, 56, 3)
+    ids = torch.stack([torch.from_numpy(r.label_map()) for r in out.parsing.results]).float()
+    assert torch.equal(out.label_ids * 255, ids) and torch.equal(out.label_map[..., 1], out.label_ids)
+    out = parse_faces(parser, image, longest_side=112, view="outlines")
+    assert out.parsing[2].size == (80, 112) and out.color_map.shape == (3, 80, 112, 3)
+    legend = label_legend(out.parsing)
     assert legend and abs(sum(item["share"] for item in legend) - 1) < 1e-2
-    assert all(item["color"].startswith("#") for item in legend)
+    assert all(item["color"].startswith("#") and item["display"] for item in legend)
+    assert json.loads(out.faces)[0] == {"frame": 0, "face": 0, "box": [0, 0, 112, 80], "crop_box": [0, 0, 112, 80],
+                                        "score": None, "how": "no face found: parsed the whole image"}
 
 
-def test_largest_face_mode_runs_and_keeps_size(parser):
-    parsing, color, _ = parse_faces(parser, torch.rand(1, 48, 64, 3), face="largest face (zoom in)")
-    assert parsing.logits[0].shape == (19, 48, 64) and color.shape == (1, 48, 64, 3)
+def test_parsing_keeps_no_logits_and_no_copy_of_the_image(parser):
+    """Issue 11: the parsing holds each frame's label map and owner (1 byte a pixel each) and the encoded faces,
+    never K x H x W logits, and its image is a view of ComfyUI's IMAGE."""
+    image = torch.rand(2, 64, 96, 3)
+    parsing = parse_faces(parser, image).parsing
+    for result in parsing.results:
+        assert result.image.untyped_storage().data_ptr() == image.untyped_storage().data_ptr()
+        assert result._labels.dtype == torch.uint8 and result._owner.dtype == torch.uint8
+        assert not any(isinstance(v, torch.Tensor) and v.ndim == 3 and v.shape[0] == 19 for v in vars(result).values())
 
 
-def test_labels_to_mask_soft_hard_combine_invert(parser):
-    parsing, _, _ = parse_faces(parser, torch.rand(2, 32, 32, 3))
-    hair = labels_to_mask(parsing, "hair")
+def test_faces_are_found_numbered_and_selected(parser, group):
+    out = parse_faces(parser, group)
+    faces = json.loads(out.faces)
+    assert [f["face"] for f in faces] == [0, 1, 2] and all(f["score"] > 0.5 for f in faces)
+    widths = [f["box"][2] - f["box"][0] for f in faces]
+    assert widths == sorted(widths, reverse=True)  # largest first
+    everyone = labels_to_mask(out.parsing, "person", mode="hard")
+    some = labels_to_mask(out.parsing, "person", mode="hard", faces="0,2")
+    assert some.face_masks.shape == (2, *out.parsing.size)
+    assert torch.equal(some.mask[0], some.face_masks[0] + some.face_masks[1])
+    assert torch.all(some.mask <= everyone.mask) and some.mask.sum() < everyone.mask.sum()
+    region = out.parsing[0].face_region(1)
+    assert some.mask[0][region > 0].sum() == 0  # face 1 is left out
+    assert labels_to_mask(out.parsing, "person", faces="largest").face_masks.shape[0] == 1
+    with pytest.raises(ValueError, match="no face 3.*3 face"):
+        labels_to_mask(out.parsing, "hair", faces="3")
+    with pytest.raises(ValueError, match="face numbers"):
+        labels_to_mask(out.parsing, "hair", faces="left one")
+    only = parse_faces(parser, group, faces="largest face").parsing[0]
+    assert len(only.faces) == 1
+
+
+def test_segs_for_impact_pack_detailers(parser, group):
+    out = parse_faces(parser, group)
+    segs = labels_to_mask(out.parsing, "face,hair", faces="all").segs
+    (height, width), items = segs
+    assert (height, width) == out.parsing.size and len(items) == 3
+    assert SEG._fields == ("cropped_image", "cropped_mask", "confidence", "crop_region", "bbox", "label",
+                           "control_net_wrapper")
+    canvas = np.zeros((height, width), dtype=np.float32)
+    for seg in items:  # as Impact Pack pastes SEGS back (segs_to_combined_mask, DetailerForEach)
+        x0, y0, x1, y1 = seg.crop_region
+        assert all(isinstance(v, int) for v in seg.crop_region) and 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert seg.cropped_mask.dtype == np.float32 and seg.cropped_mask.shape == (y1 - y0, x1 - x0)
+        assert seg.cropped_image.shape == (1, y1 - y0, x1 - x0, 3) and seg.label == "face"
+        bx0, by0, bx1, by1 = seg.bbox
+        assert x0 <= bx0 < bx1 <= x1 and y0 <= by0 < by1 <= y1 and 0 < seg.confidence <= 1
+        canvas[y0:y1, x0:x1] = np.maximum(canvas[y0:y1, x0:x1], seg.cropped_mask)
+    whole = labels_to_mask(out.parsing, "face,hair").mask[0].numpy()
+    assert np.abs(canvas - whole).max() < 1e-6  # the crops hold all of each face's mask
+    video = parse_faces(parser, torch.cat([group, group])).parsing
+    (_, clip) = labels_to_mask(video, "hair", faces="0").segs
+    assert len(clip) == 1 and clip[0].cropped_mask.shape[0] == 2 and clip[0].cropped_image is None
+
+
+def test_labels_to_mask_soft_hard_combine_subtract_invert(parser):
+    parsing = parse_faces(parser, torch.rand(2, 32, 32, 3)).parsing
+    hair = labels_to_mask(parsing, "hair").mask
     assert hair.shape == (2, 32, 32) and 0 <= hair.min() and hair.max() <= 1
-    both = labels_to_mask(parsing, "hair, skin")
+    both = labels_to_mask(parsing, "hair, skin").mask
     assert torch.all(both >= hair - 1e-5)
-    everything = labels_to_mask(parsing, ",".join(fpliif.CELEBAMASK_HQ.names))
+    everything = labels_to_mask(parsing, ",".join(fpliif.CELEBAMASK_HQ.names)).mask
     assert torch.allclose(everything, torch.ones_like(everything), atol=1e-3)
-    hard = labels_to_mask(parsing, "face", mode="hard")
+    hard = labels_to_mask(parsing, "face", mode="hard").mask
     assert set(hard.unique().tolist()) <= {0.0, 1.0}
-    inverted = labels_to_mask(parsing, "face", mode="hard", invert=True)
+    inverted = labels_to_mask(parsing, "face", mode="hard", invert=True).mask
     assert torch.equal(inverted, 1 - hard)
-    assert labels_to_mask(parsing, "hair", largest_face_only=True).shape == (2, 32, 32)
+    no_eyes = labels_to_mask(parsing, "face", mode="hard", subtract="eyes").mask
+    eyes = labels_to_mask(parsing, "eyes", mode="hard").mask
+    assert torch.equal(no_eyes, (hard - eyes).clamp(0, 1))
+    by_display = labels_to_mask(parsing, "upper lip, left eye (person's left)", mode="hard").mask
+    assert torch.equal(by_display, labels_to_mask(parsing, "u_lip,l_eye", mode="hard").mask)
     with pytest.raises(KeyError, match="valid labels"):
         labels_to_mask(parsing, "moustache")
+    with pytest.raises(KeyError, match="valid labels"):
+        labels_to_mask(parsing, "hair", subtract="moustache")
+
+
+def test_cut_out_over_transparency_and_colour(parser, group):
+    parsing = parse_faces(parser, group).parsing
+    rgba, alpha = cut_out(parsing, "head")
+    assert rgba.shape == (1, *parsing.size, 4) and torch.equal(rgba[..., 3], alpha)
+    assert torch.allclose(rgba[..., :3], group[..., :3])
+    hard = labels_to_mask(parsing, "head", mode="hard").mask
+    inside = masks.grow_mask(hard, -4) > 0.5
+    outside = masks.grow_mask(hard, 4) < 0.5
+    assert torch.all(alpha[inside] == 1) and torch.all(alpha[outside] == 0)  # soft only along the edge
+    assert 0 < ((alpha > 0) & (alpha < 1)).sum()
+    white, _ = cut_out(parsing, "head", soft=False, background="white")
+    assert white.shape == (1, *parsing.size, 3) and torch.all(white[0][outside[0]] == 1)
+    other, _ = cut_out(parsing, "head", image=torch.zeros(1, 20, 30, 3), background="black")
+    assert other.abs().max() == 0  # cut out of the given image (resized), over black
+    with pytest.raises(ValueError, match="background"):
+        cut_out(parsing, "head", background="plaid")
 
 
 def test_image_layout_and_picker_table():
     frames = image_to_frames(torch.rand(2, 5, 7, 4))  # RGBA batch: alpha dropped
     assert len(frames) == 2 and frames[0].shape == (3, 5, 7)
+    assert image_to_frames(torch.rand(1, 5, 7, 1))[0].shape == (3, 5, 7)
     table = picker_table()
     assert [item["name"] for item in table["labels"]] == list(fpliif.CELEBAMASK_HQ.names)
+    assert table["labels"][4]["display"] == "left eye (person's left)"
     assert table["groups"]["lips"] == ["u_lip", "l_lip"]
 
 

@@ -13,8 +13,9 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = add_command(subparsers, "demo", run, help="open the interactive demo in the browser (127.0.0.1 only)",
-                    description="Serve the Gradio demo on 127.0.0.1: upload a face, choose output size and labels, "
-                                "see and download the overlay, colour map and mask.")
+                    description="Serve the Gradio demo on 127.0.0.1: upload a photo, pick faces and labels, see the "
+                                "overlay with the faces numbered, the class outlines and the mask over the photo, and "
+                                "download them with the index map.")
     add_model_arguments(p)
     p.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1 (default 7860)")
     add_device_argument(p)
