@@ -33,11 +33,12 @@ MAX_SIDE = 8192  # beyond this a label map is more likely a mistake than a wish
 # How the decoder is rendered: "fast" coarse to fine (labels exact where they change, soft masks refined wherever
 # a probability changes: see fpliif.result), "dense" at every output pixel (the reference, far slower).
 RENDER_MODES = ("fast", "dense")
-# Which faces to parse: "auto" finds the faces and parses each aligned, unless the photo is already framed like
-# the training crops (one face filling it), which is parsed whole; "all" and "largest" always align; "none"
-# parses the whole photo as it is (for pre-cropped faces).
+# Which faces to parse: "auto" (the default; "all" is the same) finds every face and parses each aligned to the
+# training framing, also a face that fills the photo (measured on the val split with augmentation-trained
+# weights: aligned 51.2 against whole 51.9 mean F1, and far fewer stray labels on photos that are not CelebA
+# crops); "largest" only the largest; "none" parses the whole photo as it is. With no face found, the whole photo
+# is parsed and the result says so.
 FACE_MODES = ("auto", "all", "largest", "none")
-FILLS_FRAME = (0.6, 1.6, 0.2)  # "auto": crop side / photo side in [0.6, 1.6] and centre within 0.2 sides of its
 
 
 @dataclass
@@ -219,8 +220,6 @@ class FaceParser:
             found = found[:1]
         if not found:
             return "no face found: parsed the whole image", *self._whole(image)
-        if faces == "auto" and len(found) == 1 and _fills_frame(found[0].alignment, *image.shape[-2:]):
-            return "one face filling the frame: parsed the whole image", *self._whole(image)
         return f"{len(found)} face(s)", [f.alignment.warp(image, n) for f in found], found
 
     def _whole(self, image: torch.Tensor) -> tuple[list[torch.Tensor], list[PadBox]]:
@@ -272,15 +271,6 @@ def _check_faces(faces) -> None:
     elif not isinstance(faces, (int, np.integer)) and not (
             isinstance(faces, Sequence) and all(isinstance(i, (int, np.integer)) for i in faces)):
         raise ValueError(f"faces must be one of {', '.join(FACE_MODES)} or face indices, got {faces!r}")
-
-
-def _fills_frame(alignment: Alignment, height: int, width: int) -> bool:
-    """Whether a face's training-like crop is about the photo itself (a photo already framed like the crops)."""
-    low, high, off = FILLS_FRAME
-    side = min(height, width)
-    centre = alignment.to_photo(np.array([[0.5, 0.5]]))[0]
-    return (low <= alignment.scale / side <= high and abs(centre[0] - width / 2) <= off * side
-            and abs(centre[1] - height / 2) <= off * side)
 
 
 def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

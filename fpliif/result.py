@@ -8,8 +8,8 @@ is exact at any output size. Memory stays bounded at any size: a tile's logits, 
 mask being made (at 8192 x 8192, about 0.4 GB).
 
 Where face regions overlap, each output pixel belongs to the face whose crop it lies deepest in, weighted by how
-sure that face's parse is that the pixel is part of a person (:func:`_ownership`); pixels in no crop are
-background.
+sure that face's parse is that the pixel is part of a person; pixels in no crop are background. Over the outer
+band of its crop a face's probabilities fade to background (:func:`_face_probs`), so masks have no square edges.
 """
 
 from __future__ import annotations
@@ -171,11 +171,17 @@ class ParseResult:
         for (top, left, bottom, right), parts in self._tiles(soft=False):
             best = torch.zeros(bottom - top, right - left)
             for index, (sub, logits) in parts:
-                weight = _ownership(self.regions[index], sub, logits, self.temperature, len(parts) > 1)
+                region = self.regions[index]
+                if region.grid is None and len(parts) == 1:  # the whole image: nothing to weigh
+                    labels[sub[0]:sub[2], sub[1]:sub[3]] = logits.argmax(0).to(torch.uint8)
+                    owner[sub[0]:sub[2], sub[1]:sub[3]] = index
+                    continue
+                probs, depth = _face_probs(region, sub, logits, self.temperature)
+                weight = depth * (1 - probs[0] + 0.05)  # deep in its crop, and sure it is part of a person
                 y0, x0, y1, x1 = sub[0] - top, sub[1] - left, sub[2] - top, sub[3] - left
                 win = weight > best[y0:y1, x0:x1]
                 best[y0:y1, x0:x1] = torch.where(win, weight, best[y0:y1, x0:x1])
-                labels[sub[0]:sub[2], sub[1]:sub[3]][win] = logits.argmax(0).to(torch.uint8)[win]
+                labels[sub[0]:sub[2], sub[1]:sub[3]][win] = probs.argmax(0).to(torch.uint8)[win]
                 owner[sub[0]:sub[2], sub[1]:sub[3]][win] = index
         self._labels, self._owner = labels, owner
 
@@ -234,6 +240,9 @@ class ParseResult:
         for _, parts in self._tiles(soft=True):
             for index, (sub, logits) in parts:
                 mine = owner[sub[0]:sub[2], sub[1]:sub[3]] == index
+                if self.regions[index].grid is not None:  # faded towards background at the crop's edge
+                    probs = _face_probs(self.regions[index], sub, logits, self.temperature)[0]
+                    logits = self.temperature * probs.clamp_min(1e-30).log()
                 out[:, sub[0]:sub[2], sub[1]:sub[3]][:, mine] = logits[:, mine]
         return out
 
@@ -249,7 +258,7 @@ class ParseResult:
         for _, parts in self._tiles(soft=True):
             for index, (sub, logits) in parts:
                 mine = owner[sub[0]:sub[2], sub[1]:sub[3]] == index
-                value = fn(torch.softmax(logits / self.temperature, dim=0))
+                value = fn(_face_probs(self.regions[index], sub, logits, self.temperature)[0])
                 target = out[..., sub[0]:sub[2], sub[1]:sub[3]]
                 target[..., mine] = value[..., mine]
         return out
@@ -289,13 +298,15 @@ class ParseResult:
         return np.asarray(Image.fromarray(pixels).resize((w, h), Image.Resampling.BICUBIC))
 
 
-def _ownership(region: Region, sub: tuple[int, int, int, int], logits: torch.Tensor, temperature: float,
-               contested: bool) -> torch.Tensor:
-    """How strongly ``region`` claims each pixel of ``sub``: its depth in the face crop times how likely the pixel
-    is part of the person (any class but background), plus a little so a sure background still has an owner."""
+def _face_probs(region: Region, sub: tuple[int, int, int, int], logits: torch.Tensor,
+                temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class probabilities of ``region`` over ``sub`` and its depth there. A face's crop says nothing about what
+    lies past its edge, so over the crop's outer band (:data:`EDGE_BAND`) its probabilities fade to a sure
+    background: a soft mask has no square edge, and a hard one ends where the face's parse fades out."""
     top, left, bottom, right = sub
-    if not contested and region.grid is None:
-        return torch.ones(bottom - top, right - left)
+    probs = torch.softmax(logits / temperature, dim=0)
     depth = region.depth(top, left, bottom - top, right - left)
-    person = 1 - torch.softmax(logits / temperature, dim=0)[0]
-    return depth * (person + 0.05)
+    if region.grid is not None:
+        probs = probs * depth
+        probs[0] += 1 - depth
+    return probs, depth

@@ -1,5 +1,7 @@
 """FaceParser: every input kind, output sizes, non-square images without distortion, masks, colour maps."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from fpliif.parser import output_size
 
 @pytest.fixture
 def parser(device):
-    return FaceParser(tiny_model(), device=device)
+    return FaceParser(tiny_model(), device=device, faces="none")  # whole images: face mode is tested below
 
 
 def _input_kinds(tmp_path):
@@ -92,7 +94,7 @@ def test_batch_tensor_and_list(parser):
 def test_non_square_maps_back_without_distortion(hw, device):
     """The parse of an H x W image equals the model's parse of its padded square, cropped back."""
     model = tiny_model().to(device)
-    parser = FaceParser(model, device=device, mode="dense")  # the decoder at every pixel, as model() does
+    parser = FaceParser(model, device=device, mode="dense", faces="none")  # every pixel, as model() does
     image = to_tensor(face_image(*hw))
     result = parser(image)
     assert result.size == hw
@@ -203,3 +205,41 @@ def test_sixteen_bit_png_and_exif_orientation(tmp_path):
     exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
     face_image(20, 30).save(tmp_path / "rotated.jpg", exif=exif)
     assert to_tensor(tmp_path / "rotated.jpg").shape == (3, 30, 20)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Two copies of the example portrait (public domain) on a plain 640 x 400 canvas, the right one turned."""
+    face = Image.open(Path(__file__).parents[1] / "examples" / "astronaut.png").convert("RGB")
+    canvas = Image.new("RGB", (640, 400), (90, 120, 100))
+    canvas.paste(face.resize((200, 200), Image.BICUBIC), (40, 120))
+    canvas.paste(face.resize((150, 150), Image.BICUBIC).rotate(20, fillcolor=(90, 120, 100)), (420, 60))
+    return canvas
+
+
+def test_faces_are_found_aligned_and_painted_back(scene):
+    parser = FaceParser(tiny_model(), device="cpu")
+    result = parser(scene)
+    assert result.size == (400, 640) and len(result.faces) == 2 and result.how == "2 face(s)"
+    big, small = result.faces  # largest first
+    assert big.box[0] < 240 and small.box[0] > 400
+    assert abs(small.alignment.angle + 20) < 8  # turned 20 degrees counter-clockwise on the canvas
+    owner = result.owner
+    assert (owner[:, :20] == 255).all() and (result.label_map()[:, :20] == 0).all()  # no face: background
+    assert owner[220, 140] == big.region and owner[135, 495] == small.region
+    only_small = result.mask("hair,skin", face=1)
+    assert only_small[:, :300].max() == 0 and only_small[:, 400:].max() > 0
+    # indices select faces; too large an index is named
+    assert len(parser(scene, faces=[1]).faces) == 1 and len(parser(scene, faces="largest").faces) == 1
+    with pytest.raises(ValueError, match="no face 5: 2 face"):
+        parser(scene, faces=5)
+
+
+def test_no_face_falls_back_to_the_whole_image():
+    parser = FaceParser(tiny_model(), device="cpu")
+    result = parser(np.full((60, 80, 3), 128, dtype=np.uint8))
+    assert result.faces == [] and result.how == "no face found: parsed the whole image" and result.size == (60, 80)
+    with pytest.raises(ValueError, match="no face 0"):
+        result.mask("hair", face=0)
+    with pytest.raises(ValueError, match="faces must be one of"):
+        parser(np.zeros((8, 8, 3), dtype=np.uint8), faces="everyone")
