@@ -22,6 +22,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,10 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)  # what a model folder holds, and all that is uploaded
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "user/name"; anything else is a path
+TRAIN_CONFIG_NAME = "train_config.json"  # written beside the weights by fpliif train: what they were trained with
+WEIGHT_PICKLES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
+OFFLINE_HINT = ("to work offline, set HF_HUB_OFFLINE=1 (models already in the Hugging Face cache load without the "
+                "network) or pass a local model folder (config.json + model.safetensors)")
 LOGIN_HINT = ("run `hf auth login` (`huggingface-cli login` with an older huggingface_hub) or set HF_TOKEN "
               "to a token with write access (https://huggingface.co/settings/tokens)")
 
@@ -181,6 +186,12 @@ def locate_model(
 def _local_files(path: Path) -> ModelFiles:
     if path.is_file() and path.suffix == ".safetensors":
         return ModelFiles(config_for(path), path)
+    if path.is_file():
+        kind = "a training checkpoint or pickled weights" if path.suffix in WEIGHT_PICKLES else "not a weights file"
+        raise ValueError(
+            f"{path} is {kind}: fpliif loads only .safetensors weights (pickled .pt/.bin/.ckpt files can run code "
+            "when loaded). Give a model folder with config.json and model.safetensors (a training run's best/ or "
+            "final/ folder), or a .safetensors file with its config")
     if not path.is_dir():
         raise FileNotFoundError(
             f"model path {path} does not exist; give a folder with config.json and model.safetensors")
@@ -196,7 +207,6 @@ def _folder_name(repo_id: str, revision: str | None) -> str:
 
 def _download(repo_id: str, revision: str | None, local_dir: Path | None = None, **kwargs) -> ModelFiles:
     """``config.json`` and ``model.safetensors`` of a Hub repo, through the cache or into ``local_dir``."""
-    from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
         LocalEntryNotFoundError,
@@ -206,8 +216,11 @@ def _download(repo_id: str, revision: str | None, local_dir: Path | None = None,
 
     by_hand = f" Or download {CONFIG_NAME} and {WEIGHTS_NAME} by hand into {local_dir}." if local_dir else ""
     try:
-        files = [Path(hf_hub_download(repo_id, name, revision=revision, local_dir=local_dir, **kwargs))
-                 for name in (CONFIG_NAME, WEIGHTS_NAME)]
+        files = _fetch(repo_id, revision, local_dir, kwargs)
+    except HubUnreachable as e:
+        raise FileNotFoundError(
+            f"could not reach the Hugging Face Hub for {repo_id!r} ({e}), and it is not in the local cache. Check "
+            f"the network (and HF_ENDPOINT or proxy settings if set); {OFFLINE_HINT}.{by_hand}") from e
     except LocalEntryNotFoundError as e:
         raise FileNotFoundError(
             f"{repo_id!r} is not in the local Hugging Face cache and downloads are off (offline mode or no "
@@ -222,8 +235,57 @@ def _download(repo_id: str, revision: str | None, local_dir: Path | None = None,
             f"{repo_id!r} (revision {revision or 'main'}) has no {CONFIG_NAME} or {WEIGHTS_NAME}; "
             "an fpliif model repo holds both (upload with fpliif.push_to_hub)") from e
     except OSError as e:  # network errors of the HTTP client (also HfHubHTTPError, an OSError)
-        raise FileNotFoundError(f"could not download {repo_id!r} from the Hugging Face Hub ({e}).{by_hand}") from e
+        raise FileNotFoundError(f"could not download {repo_id!r} from the Hugging Face Hub ({e}); "
+                                f"{OFFLINE_HINT}.{by_hand}") from e
     return ModelFiles(*files)
+
+
+class HubUnreachable(Exception):
+    """The Hub did not answer (timeout, no DNS, connection refused) and no cached copy exists."""
+
+
+def _fetch(repo_id: str, revision: str | None, local_dir: Path | None, kwargs: dict) -> list[Path]:
+    """Download (or find in the cache) the two files of a model repo, failing fast on a dead network.
+
+    ``hf_hub_download`` retries a metadata request that timed out six times with a 60 s timeout when the file is
+    not cached (6.6 minutes on a network that never answers). One request with the Hub's usual 10 s timeout
+    (``HF_HUB_ETAG_TIMEOUT``) is made first; if it gets no answer, the cached copy is used when there is one,
+    else :class:`HubUnreachable` is raised at once.
+    """
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    def download(**more) -> list[Path]:
+        options = {**kwargs, **more}
+        return [Path(hf_hub_download(repo_id, name, revision=revision, local_dir=local_dir, **options))
+                for name in (CONFIG_NAME, WEIGHTS_NAME)]
+
+    if kwargs.get("local_files_only") or constants.is_offline_mode() or _pinned_in_cache(repo_id, revision, kwargs):
+        return download()
+    try:
+        get_hf_file_metadata(hf_hub_url(repo_id, CONFIG_NAME, revision=revision),
+                             timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except Exception as e:
+        if isinstance(e, HfHubHTTPError) or not isinstance(e, _transport_errors()):
+            raise  # the Hub answered (e.g. 404): hf_hub_download's errors are the ones to report
+        try:
+            files = download(local_files_only=True)
+        except (LocalEntryNotFoundError, FileNotFoundError):
+            raise HubUnreachable(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from e
+        warnings.warn(f"could not reach the Hugging Face Hub ({type(e).__name__}); using the cached copy of "
+                      f"{repo_id} (revision {revision or 'main'})", stacklevel=3)
+        return files
+    return download()
+
+
+def _pinned_in_cache(repo_id: str, revision: str | None, kwargs: dict) -> bool:
+    """Whether ``revision`` is a commit whose files are both cached: ``hf_hub_download`` needs no network then."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if not revision or not re.fullmatch(r"[0-9a-f]{40}", revision):
+        return False
+    return all(isinstance(try_to_load_from_cache(repo_id, name, cache_dir=kwargs.get("cache_dir"),
+                                                 revision=revision), str) for name in (CONFIG_NAME, WEIGHTS_NAME))
 
 
 def _download_into(repo_id: str, revision: str | None, folder: Path) -> ModelFiles:
@@ -234,10 +296,29 @@ def _download_into(repo_id: str, revision: str | None, folder: Path) -> ModelFil
 
 
 def load_model(files: ModelFiles) -> nn.Module:
-    """The network ``files`` describe, with their weights, on the CPU in eval mode."""
-    model = build_model(FPLIIFConfig.load(files.config))
+    """The network ``files`` describe, with their weights, on the CPU in eval mode.
+
+    Warns when the config's ``input_size`` differs from the one the weights were trained at (``train_config.json``
+    beside them, written by ``fpliif train``): the network still runs, but parses worse.
+    """
+    cfg = FPLIIFConfig.load(files.config)
+    trained = _trained_input_size(files.config.parent / TRAIN_CONFIG_NAME)
+    if trained is not None and trained != cfg.input_size:
+        warnings.warn(f"{files.config} sets input_size {cfg.input_size}, but these weights were trained at {trained} "
+                      f"px ({TRAIN_CONFIG_NAME} beside them); masks are usually worse at another size: set "
+                      f"input_size back to {trained}", stacklevel=2)
+    model = build_model(cfg)
     load_state_dict(model, files.weights)
     return model.eval()
+
+
+def _trained_input_size(path: Path) -> int | None:
+    """The ``input_size`` a ``train_config.json`` records (``None`` when there is no readable one)."""
+    try:
+        value = json.loads(path.read_text()).get("input_size")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def from_pretrained(
