@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--images folder {args.images} does not exist")
     if args.out.resolve() == args.images.resolve():
         raise CommandError("--out must differ from --images (the output gets its own images/ and masks/)")
+    check_out(args.out)
     parser = load_parser(args)
     partial = None
     if args.partial is not None:
@@ -63,6 +64,16 @@ def run(args: argparse.Namespace) -> int:
           f"a label at threshold {args.threshold}")
     print(f"it is a folder-layout dataset: fpliif check-data {args.out}")
     return 0
+
+
+def check_out(out: Path) -> None:
+    """``--out`` must be new, empty, or an earlier pseudo-label output (its ``pseudo_label.json`` says so): masks and
+    images are written over, and a real dataset must never be."""
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} is a file; give a folder for the pseudo-labelled dataset")
+    if out.is_dir() and any(out.iterdir()) and not (out / "pseudo_label.json").is_file():
+        raise CommandError(f"--out {out} already holds files and is not an earlier pseudo-label output (no "
+                           "pseudo_label.json); its masks would be replaced: give a new or empty folder")
 
 
 def _printer():
