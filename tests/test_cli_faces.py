@@ -57,7 +57,7 @@ def test_every_face_is_found_recorded_and_masked_alone(scene, tmp_path, capsys):
     alone = [np.asarray(Image.open(out / f"group_face{k}_mask_hair.png")) > 0 for k in range(4)]
     assert all(a.any() for a in alone) and not np.logical_and(alone[0], alone[1]).any()
     assert np.array_equal(np.logical_or.reduce(alone), whole)  # the faces' masks make up the whole mask
-    assert "4 face(s) found and aligned in 1 image" in capsys.readouterr().err
+    assert "faces: group.png 4 face(s)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("options, faces", [
@@ -87,7 +87,7 @@ def test_no_face_found_is_said_and_parsed_whole(scene, tmp_path, capsys):
     assert parse(scene, "--out", out, "--save", "index,faces") == 0
     err = capsys.readouterr().err
     assert "note: " in err and "grass.png: no face found: parsed the whole image" in err
-    assert "no face found, parsed the whole image: grass.png" in err  # and again in the summary
+    assert "faces: grass.png no face found (parsed the whole image), group.png 4 face(s)" in err  # the summary
     assert faces_json(out / "grass_faces.json")["how"] == "no face found: parsed the whole image"
     assert Image.open(out / "grass_index.png").size == (160, 120)
 
@@ -122,3 +122,20 @@ def test_faces_in_every_frame_of_an_animation(scene, tmp_path):
     assert parse(tmp_path / "clip.gif", "--out", out, "--save", "faces") == 0
     counts = [len(faces_json(out / "clip" / f"clip_{i:05d}_faces.json")["faces"]) for i in range(3)]
     assert counts[0] >= 3 and counts[1] >= 3 and counts[2] == 0
+
+
+def test_summary_counts_when_there_are_many_inputs():
+    from types import SimpleNamespace
+
+    from fpliif.cli.files import InputFile
+    from fpliif.cli.parse import FaceTally
+
+    tally = FaceTally()
+    hows = ["2 face(s)"] * 2 + ["no face found: parsed the whole image"] * 3 + ["one face filling the frame: x"] * 2
+    for i, how in enumerate(hows):
+        faces = [object()] * int(how[0]) if how[0].isdigit() else []
+        note = tally.add(InputFile(Path(f"p{i}.png")), SimpleNamespace(faces=faces, how=how))
+        assert (note is not None) == how.startswith("no face")
+    assert tally.summary() == ("6 face(s) in 7 image(s)/frame(s) (2 face(s) x2, 1 face filling the frame (parsed "
+                               "whole) x2, no face found (parsed whole) x3); no face found, parsed the whole image: "
+                               "p2.png, p3.png, p4.png")

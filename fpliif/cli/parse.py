@@ -180,32 +180,54 @@ class StoppedWriting(Exception):
 
 
 class FaceTally:
-    """How many faces each parsed image had, and which images were parsed whole because no face was found."""
+    """How many faces each input had, and which were parsed whole because no face was found."""
+
+    SHOWN = 5  # inputs named one by one in the summary; more are counted
 
     def __init__(self) -> None:
-        self.faces = self.with_faces = self.framed = 0
-        self.no_face: dict[Path, int] = {}
+        self.per_input: dict[Path, list[str]] = {}  # input -> per image or frame: "4", "framed" or "none"
 
     def add(self, item: InputFile, result, frame: bool = False) -> str | None:
         """Count one result; returns a note for an image (not a frame) where no face was found."""
-        self.faces += len(result.faces)
-        self.with_faces += bool(result.faces)
-        self.framed += result.how.startswith("one face filling the frame")
-        if result.how.startswith("no face found"):
-            self.no_face[item.path] = self.no_face.get(item.path, 0) + 1
-            return None if frame else f"{item.path}: {result.how}"
-        return None
+        if result.faces:
+            kind = str(len(result.faces))
+        elif result.how.startswith("no face found"):
+            kind = "none"
+        elif result.how.startswith("one face filling the frame"):
+            kind = "framed"
+        else:  # --faces none
+            kind = "whole"
+        self.per_input.setdefault(item.path, []).append(kind)
+        return f"{item.path}: {result.how}" if kind == "none" and not frame else None
 
     def summary(self) -> str | None:
-        parts = []
-        if self.faces:
-            parts.append(f"{self.faces} face(s) found and aligned in {self.with_faces} image(s)/frame(s)")
-        if self.framed:
-            parts.append(f"{self.framed} already framed like a face crop, parsed whole")
-        if self.no_face:
-            named = [f"{p.name} ({n} frames)" if n > 1 else p.name for p, n in self.no_face.items()]
-            parts.append(f"no face found, parsed the whole image: {first_few(named, 5)}")
-        return "; ".join(parts) or None
+        """``group.png 4, face.png parsed whole, grass.png no face found (parsed the whole image)``; counted
+        instead of named beyond :attr:`SHOWN` inputs."""
+        if not self.per_input:
+            return None
+        if len(self.per_input) <= self.SHOWN:
+            return ", ".join(f"{path.name} {_describe(kinds)}" for path, kinds in self.per_input.items())
+        kinds = [k for ks in self.per_input.values() for k in ks]
+        faces = sum(int(k) for k in kinds if k.isdigit()) + kinds.count("framed")
+        counts = {k: kinds.count(k) for k in sorted(set(kinds), key=lambda k: (not k.isdigit(), k.zfill(4)))}
+        spread = ", ".join(f"{_KIND_NAMES.get(k, k + ' face(s)')} x{n}" for k, n in counts.items())
+        missing = [p.name for p, ks in self.per_input.items() if "none" in ks]
+        line = f"{faces} face(s) in {len(kinds)} image(s)/frame(s) ({spread})"
+        return line + (f"; no face found, parsed the whole image: {first_few(missing, 5)}" if missing else "")
+
+
+_KIND_NAMES = {"none": "no face found (parsed whole)", "framed": "1 face filling the frame (parsed whole)",
+               "whole": "parsed whole"}
+
+
+def _describe(kinds: list[str]) -> str:
+    """One input's faces: ``4``, ``parsed whole``, ``no face found (parsed the whole image)``; for frames, counts."""
+    if len(kinds) == 1:
+        named = {**_KIND_NAMES, "none": "no face found (parsed the whole image)"}
+        return named.get(kinds[0], f"{kinds[0]} face(s)")
+    faces = sum(int(k) for k in kinds if k.isdigit()) + kinds.count("framed")
+    missing = kinds.count("none")
+    return f"{faces} face(s) in {len(kinds)} frames" + (f", no face found in {missing}" if missing else "")
 
 
 def parse_all(parser, inputs: list[InputFile], jobs: OutputJobs, args: argparse.Namespace,
