@@ -11,13 +11,12 @@ through ``torch.load``, where this project wants strict keys, errors that name e
 safetensors only; it does not know the shipped weights, pretrained names or the ``NAME.json`` layout, so this
 module would stay; and one class per model type does not fit the config's ``model_type`` dispatch.
 ``ModelCard.from_template`` needs jinja2, which is not a dependency. What is used from huggingface_hub:
-``hf_hub_download`` (cache, revisions, offline mode), ``HfApi`` for uploads and ``ModelCardData`` for the
-card's metadata (:mod:`fpliif.card`).
+``hf_hub_download`` (cache, revisions, offline mode; wrapped in :mod:`fpliif.hub_download` so a dead network
+fails fast), ``HfApi`` for uploads and ``ModelCardData`` for the card's metadata (:mod:`fpliif.card`).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .config import CONFIG_NAME, FPLIIFConfig
+from .hub_download import transport_errors
 from .models.registry import build_model
 from .pretrained import DEFAULT_PRETRAINED, get_pretrained, is_pretrained_name
 from .text import first_few
@@ -45,8 +45,6 @@ MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)  # what a model folder hold
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "user/name"; anything else is a path
 TRAIN_CONFIG_NAME = "train_config.json"  # written beside the weights by fpliif train: what they were trained with
 WEIGHT_PICKLES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
-OFFLINE_HINT = ("to work offline, set HF_HUB_OFFLINE=1 (models already in the Hugging Face cache load without the "
-                "network) or pass a local model folder (config.json + model.safetensors)")
 LOGIN_HINT = ("run `hf auth login` (`huggingface-cli login` with an older huggingface_hub) or set HF_TOKEN "
               "to a token with write access (https://huggingface.co/settings/tokens)")
 
@@ -207,85 +205,9 @@ def _folder_name(repo_id: str, revision: str | None) -> str:
 
 def _download(repo_id: str, revision: str | None, local_dir: Path | None = None, **kwargs) -> ModelFiles:
     """``config.json`` and ``model.safetensors`` of a Hub repo, through the cache or into ``local_dir``."""
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from .hub_download import download_files
 
-    by_hand = f" Or download {CONFIG_NAME} and {WEIGHTS_NAME} by hand into {local_dir}." if local_dir else ""
-    try:
-        files = _fetch(repo_id, revision, local_dir, kwargs)
-    except HubUnreachable as e:
-        raise FileNotFoundError(
-            f"could not reach the Hugging Face Hub for {repo_id!r} ({e}), and it is not in the local cache. Check "
-            f"the network (and HF_ENDPOINT or proxy settings if set); {OFFLINE_HINT}.{by_hand}") from e
-    except LocalEntryNotFoundError as e:
-        raise FileNotFoundError(
-            f"{repo_id!r} is not in the local Hugging Face cache and downloads are off (offline mode or no "
-            f"network). Run once with network access, or unset HF_HUB_OFFLINE, or pass a local folder.{by_hand} "
-            f"({e})") from e
-    except (RepositoryNotFoundError, RevisionNotFoundError) as e:
-        raise FileNotFoundError(
-            f"{repo_id!r} (revision {revision or 'main'}) was not found on the Hugging Face Hub; "
-            f"check the repo id and revision, or pass a local model folder.{by_hand}") from e
-    except EntryNotFoundError as e:  # after LocalEntryNotFoundError, its subclass
-        raise FileNotFoundError(
-            f"{repo_id!r} (revision {revision or 'main'}) has no {CONFIG_NAME} or {WEIGHTS_NAME}; "
-            "an fpliif model repo holds both (upload with fpliif.push_to_hub)") from e
-    except OSError as e:  # network errors of the HTTP client (also HfHubHTTPError, an OSError)
-        raise FileNotFoundError(f"could not download {repo_id!r} from the Hugging Face Hub ({e}); "
-                                f"{OFFLINE_HINT}.{by_hand}") from e
-    return ModelFiles(*files)
-
-
-class HubUnreachable(Exception):
-    """The Hub did not answer (timeout, no DNS, connection refused) and no cached copy exists."""
-
-
-def _fetch(repo_id: str, revision: str | None, local_dir: Path | None, kwargs: dict) -> list[Path]:
-    """Download (or find in the cache) the two files of a model repo, failing fast on a dead network.
-
-    ``hf_hub_download`` retries a metadata request that timed out six times with a 60 s timeout when the file is
-    not cached (6.6 minutes on a network that never answers). One request with the Hub's usual 10 s timeout
-    (``HF_HUB_ETAG_TIMEOUT``) is made first; if it gets no answer, the cached copy is used when there is one,
-    else :class:`HubUnreachable` is raised at once.
-    """
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    def download(**more) -> list[Path]:
-        options = {**kwargs, **more}
-        return [Path(hf_hub_download(repo_id, name, revision=revision, local_dir=local_dir, **options))
-                for name in (CONFIG_NAME, WEIGHTS_NAME)]
-
-    if kwargs.get("local_files_only") or constants.is_offline_mode() or _pinned_in_cache(repo_id, revision, kwargs):
-        return download()
-    try:
-        get_hf_file_metadata(hf_hub_url(repo_id, CONFIG_NAME, revision=revision),
-                             timeout=constants.HF_HUB_ETAG_TIMEOUT)
-    except Exception as e:
-        if isinstance(e, HfHubHTTPError) or not isinstance(e, _transport_errors()):
-            raise  # the Hub answered (e.g. 404): hf_hub_download's errors are the ones to report
-        try:
-            files = download(local_files_only=True)
-        except (LocalEntryNotFoundError, FileNotFoundError):
-            raise HubUnreachable(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from e
-        warnings.warn(f"could not reach the Hugging Face Hub ({type(e).__name__}); using the cached copy of "
-                      f"{repo_id} (revision {revision or 'main'})", stacklevel=3)
-        return files
-    return download()
-
-
-def _pinned_in_cache(repo_id: str, revision: str | None, kwargs: dict) -> bool:
-    """Whether ``revision`` is a commit whose files are both cached: ``hf_hub_download`` needs no network then."""
-    from huggingface_hub import try_to_load_from_cache
-
-    if not revision or not re.fullmatch(r"[0-9a-f]{40}", revision):
-        return False
-    return all(isinstance(try_to_load_from_cache(repo_id, name, cache_dir=kwargs.get("cache_dir"),
-                                                 revision=revision), str) for name in (CONFIG_NAME, WEIGHTS_NAME))
+    return ModelFiles(*download_files(repo_id, revision, (CONFIG_NAME, WEIGHTS_NAME), local_dir, **kwargs))
 
 
 def _download_into(repo_id: str, revision: str | None, folder: Path) -> ModelFiles:
@@ -414,18 +336,7 @@ def _upload(directory: Path, repo_id: str, private: bool, message: str, token: s
             raise PermissionError(f"the token may not write to {repo_id} (403 Forbidden): use a token with write "
                                   "access, and a user or organisation name you belong to") from e
         raise ConnectionError(f"uploading to {repo_id} failed: {e}") from e
-    except _transport_errors() as e:
+    except transport_errors() as e:
         raise ConnectionError(f"could not reach the Hugging Face Hub to upload {repo_id} ({e}); check the network "
                               "(and HF_ENDPOINT if set), then try again") from e
     return PushResult(str(repo_url), getattr(commit, "commit_url", None), getattr(commit, "oid", None))
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Network error classes of the HTTP clients huggingface_hub may use (each only if installed)."""
-    errors: list[type[BaseException]] = [OSError]
-    for module, name in (("httpx", "TransportError"), ("httpx2", "TransportError"), ("requests", "RequestException")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
