@@ -3,9 +3,9 @@
     python scripts/measure_hub_failure.py            # fpliif.from_pretrained("user/model")
     python scripts/measure_hub_failure.py --raw      # also hf_hub_download alone (about 6 minutes: six 60 s tries)
 
-Two dead networks on the loopback interface, nothing leaves the machine: a server that accepts connections and
-never answers, and a port where nothing listens (connection refused, as with no route or no DNS). Each load runs
-in a fresh Python process with an empty Hugging Face cache. The numbers go to docs/reliability.md.
+Three dead networks: a server on the loopback interface that accepts connections and never answers, a loopback
+port where nothing listens (connection refused), and a host name under ``.invalid``, which never resolves. Each
+load runs in a fresh Python process with an empty Hugging Face cache. The numbers go to docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def main() -> None:
     ap.add_argument("--raw", action="store_true", help="also time hf_hub_download alone (takes minutes)")
     args = ap.parse_args()
     silent, _sock = silent_server()
-    networks = {"never answers": silent, "connection refused": closed_port()}
+    # .invalid never resolves (RFC 2606): the answer of a machine without DNS, or of a DNS server, in an instant
+    networks = {"never answers": silent, "connection refused": closed_port(), "no DNS": "http://fpliif-test.invalid"}
     modes = ["fpliif"] + (["raw"] if args.raw else [])
     print("| network | loader | seconds to fail | message |\n|---|---|---|---|")
     for name, endpoint in networks.items():

@@ -139,15 +139,35 @@ def run(args: argparse.Namespace) -> int:
     if args.per_face and not set(kinds) & set(MASK_KINDS):
         raise CommandError("--per-face writes masks: add mask or masks to --save (e.g. --save mask --labels hair)")
     found = collect_inputs(args.inputs, args.recursive, out=args.out)
-    inputs = found.files
-    if not inputs:
+    if not found.files:
         raise CommandError(f"no images or videos found in {' '.join(args.inputs)}"
                            + "".join(f"; {note}" for note in found.notes))
-    plan_outputs(inputs)
-    images, sequences = split_inputs(inputs)
+    plan_outputs(found.files)
+    images, sequences = split_inputs(found.files)
     check_sequences(args, kinds, images, sequences)
     check_writable(args.out)
-    unreadable = read_sizes(images, sequences, args)
+    unreadable = read_sizes(images, sequences, args)  # usage errors raise here; bad inputs are returned
+    images, sequences = [f for f in images if f not in unreadable], [f for f in sequences if f not in unreadable]
+    parser, jobs = open_parser_and_outputs(args, kinds, found.files, images, sequences)
+    for note in [*found.notes, large_output_note(images + sequences, args)]:
+        if note:
+            print(f"fpliif parse: note: {note}", file=sys.stderr)
+    failed = [report(progress_bar(0, True), item.path, ValueError(reason)) for item, reason in unreadable.items()]
+    tally = FaceTally()
+    try:
+        failed += parse_all(parser, images, jobs, args, tally) if images else []
+        seq_failed, frames = parse_sequences(parser, sequences, jobs, args, tally)
+    except StoppedWriting as e:
+        print(f"fpliif parse: stopped: {e}", file=sys.stderr)
+        return 1
+    failed += seq_failed
+    summarise(len(found.files), failed, args.out, time.perf_counter() - started, frames, tally)
+    return 1 if failed else 0
+
+
+def open_parser_and_outputs(args: argparse.Namespace, kinds: list[str], inputs: list[InputFile],
+                            images: list[InputFile], sequences: list[InputFile]) -> tuple:
+    """The parser (``--model``, ``--faces``, ...), and the output jobs once every output path is checked."""
     if args.threads:
         import torch
 
@@ -156,23 +176,8 @@ def run(args: argparse.Namespace) -> int:
     selected = parser.label_set.resolve(args.labels) if args.labels else list(range(len(parser.label_set)))
     folder = OutputFolder(args.out, [f.path for f in inputs if f.path.exists()])
     jobs = OutputJobs(folder, kinds, selected, args.labels, args.soft, parser.label_set.names, args.per_face)
-    check_targets(jobs, [f for f in images if f not in unreadable], sequences,
-                  lambda item: video_paths(jobs, item, args.video_out))
-    for note in [*found.notes, large_output_note(images + sequences, args)]:
-        if note:
-            print(f"fpliif parse: note: {note}", file=sys.stderr)
-    failed = [report(progress_bar(0, True), item.path, ValueError(reason)) for item, reason in unreadable.items()]
-    tally = FaceTally()
-    try:
-        todo = [f for f in images if f not in unreadable]
-        failed += parse_all(parser, todo, jobs, args, tally) if todo else []
-        seq_failed, frames = parse_sequences(parser, sequences, jobs, args, tally)
-    except StoppedWriting as e:
-        print(f"fpliif parse: stopped: {e}", file=sys.stderr)
-        return 1
-    failed += seq_failed
-    summarise(len(inputs), failed, args.out, time.perf_counter() - started, frames, tally)
-    return 1 if failed else 0
+    check_targets(jobs, images, sequences, lambda item: video_paths(jobs, item, args.video_out))
+    return parser, jobs
 
 
 class StoppedWriting(Exception):
