@@ -260,3 +260,16 @@ def test_pseudo_label_never_writes_over_a_dataset(tmp_path, tiny_model_dir, imag
     assert (dataset / "masks" / "a.png").read_bytes() == b"a real label"
     assert main([*command, "--out", str(tmp_path / "pseudo")]) == 0
     assert main([*command, "--out", str(tmp_path / "pseudo")]) == 0  # its own output may be redone
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "--data", "d", "--batch-size", "0"], ["eval", "--data", "d", "--output-size", "-1"],
+    ["eval", "--data", "d", "--limit", "0"],
+    ["pseudo-label", "--images", "i", "--out", "o", "--batch-size", "0"],
+    ["pseudo-label", "--images", "i", "--out", "o", "--threshold", "1.5"],
+])
+def test_other_commands_check_their_numbers_too(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and argv[-2] in err and len(err.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ from ..pretrained import DEFAULT_PRETRAINED, list_pretrained
 from . import CommandError
 
 __all__ = ["add_command", "kinds_list", "add_model_arguments", "add_device_argument", "add_dtype_argument",
-           "parse_size", "positive_int", "positive_number", "open_interval", "load_model", "load_parser",
+           "parse_size", "positive_int", "positive_number", "probability", "open_interval", "load_model", "load_parser",
            "MAX_OUTPUT_SIDE"]
 
 
@@ -86,6 +86,17 @@ def positive_number(text: str) -> float:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, e.g. 2 or 0.5; got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}")
     return value
 
 

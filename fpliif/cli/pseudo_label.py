@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data.layouts import LAYOUTS
 from . import CommandError
-from .arguments import add_command, add_device_argument, add_model_arguments, load_parser
+from .arguments import add_command, add_device_argument, add_model_arguments, load_parser, positive_int, probability
 
 __all__ = ["add_parser", "run"]
 
@@ -37,10 +37,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--partial", type=Path, metavar="DIR", help="dataset of partial labels for the same images")
     p.add_argument("--partial-layout", default="hair", choices=["auto", *LAYOUTS],
                    help="layout of --partial (default: hair)")
-    p.add_argument("--threshold", type=float, default=0.7, metavar="P",
+    p.add_argument("--threshold", type=probability, default=0.7, metavar="P",
                    help="minimum top-class probability to keep a pixel's label (default: 0.7)")
     p.add_argument("--link-images", action="store_true", help="symlink the images instead of copying them")
-    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
+    p.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="images per batch (default: 4)")
     add_device_argument(p)
 
 
