@@ -11,17 +11,17 @@ through ``torch.load``, where this project wants strict keys, errors that name e
 safetensors only; it does not know the shipped weights, pretrained names or the ``NAME.json`` layout, so this
 module would stay; and one class per model type does not fit the config's ``model_type`` dispatch.
 ``ModelCard.from_template`` needs jinja2, which is not a dependency. What is used from huggingface_hub:
-``hf_hub_download`` (cache, revisions, offline mode), ``HfApi`` for uploads and ``ModelCardData`` for the
-card's metadata (:mod:`fpliif.card`).
+``hf_hub_download`` (cache, revisions, offline mode; wrapped in :mod:`fpliif.hub_download` so a dead network
+fails fast), ``HfApi`` for uploads and ``ModelCardData`` for the card's metadata (:mod:`fpliif.card`).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .config import CONFIG_NAME, FPLIIFConfig
+from .hub_download import transport_errors
 from .models.registry import build_model
 from .pretrained import DEFAULT_PRETRAINED, get_pretrained, is_pretrained_name
 from .text import first_few
@@ -42,6 +43,8 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)  # what a model folder holds, and all that is uploaded
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "user/name"; anything else is a path
+TRAIN_CONFIG_NAME = "train_config.json"  # written beside the weights by fpliif train: what they were trained with
+WEIGHT_PICKLES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
 LOGIN_HINT = ("run `hf auth login` (`huggingface-cli login` with an older huggingface_hub) or set HF_TOKEN "
               "to a token with write access (https://huggingface.co/settings/tokens)")
 
@@ -181,6 +184,12 @@ def locate_model(
 def _local_files(path: Path) -> ModelFiles:
     if path.is_file() and path.suffix == ".safetensors":
         return ModelFiles(config_for(path), path)
+    if path.is_file():
+        kind = "a training checkpoint or pickled weights" if path.suffix in WEIGHT_PICKLES else "not a weights file"
+        raise ValueError(
+            f"{path} is {kind}: fpliif loads only .safetensors weights (pickled .pt/.bin/.ckpt files can run code "
+            "when loaded). Give a model folder with config.json and model.safetensors (a training run's best/ or "
+            "final/ folder), or a .safetensors file with its config")
     if not path.is_dir():
         raise FileNotFoundError(
             f"model path {path} does not exist; give a folder with config.json and model.safetensors")
@@ -196,34 +205,9 @@ def _folder_name(repo_id: str, revision: str | None) -> str:
 
 def _download(repo_id: str, revision: str | None, local_dir: Path | None = None, **kwargs) -> ModelFiles:
     """``config.json`` and ``model.safetensors`` of a Hub repo, through the cache or into ``local_dir``."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (
-        EntryNotFoundError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    from .hub_download import download_files
 
-    by_hand = f" Or download {CONFIG_NAME} and {WEIGHTS_NAME} by hand into {local_dir}." if local_dir else ""
-    try:
-        files = [Path(hf_hub_download(repo_id, name, revision=revision, local_dir=local_dir, **kwargs))
-                 for name in (CONFIG_NAME, WEIGHTS_NAME)]
-    except LocalEntryNotFoundError as e:
-        raise FileNotFoundError(
-            f"{repo_id!r} is not in the local Hugging Face cache and downloads are off (offline mode or no "
-            f"network). Run once with network access, or unset HF_HUB_OFFLINE, or pass a local folder.{by_hand} "
-            f"({e})") from e
-    except (RepositoryNotFoundError, RevisionNotFoundError) as e:
-        raise FileNotFoundError(
-            f"{repo_id!r} (revision {revision or 'main'}) was not found on the Hugging Face Hub; "
-            f"check the repo id and revision, or pass a local model folder.{by_hand}") from e
-    except EntryNotFoundError as e:  # after LocalEntryNotFoundError, its subclass
-        raise FileNotFoundError(
-            f"{repo_id!r} (revision {revision or 'main'}) has no {CONFIG_NAME} or {WEIGHTS_NAME}; "
-            "an fpliif model repo holds both (upload with fpliif.push_to_hub)") from e
-    except OSError as e:  # network errors of the HTTP client (also HfHubHTTPError, an OSError)
-        raise FileNotFoundError(f"could not download {repo_id!r} from the Hugging Face Hub ({e}).{by_hand}") from e
-    return ModelFiles(*files)
+    return ModelFiles(*download_files(repo_id, revision, (CONFIG_NAME, WEIGHTS_NAME), local_dir, **kwargs))
 
 
 def _download_into(repo_id: str, revision: str | None, folder: Path) -> ModelFiles:
@@ -234,10 +218,29 @@ def _download_into(repo_id: str, revision: str | None, folder: Path) -> ModelFil
 
 
 def load_model(files: ModelFiles) -> nn.Module:
-    """The network ``files`` describe, with their weights, on the CPU in eval mode."""
-    model = build_model(FPLIIFConfig.load(files.config))
+    """The network ``files`` describe, with their weights, on the CPU in eval mode.
+
+    Warns when the config's ``input_size`` differs from the one the weights were trained at (``train_config.json``
+    beside them, written by ``fpliif train``): the network still runs, but parses worse.
+    """
+    cfg = FPLIIFConfig.load(files.config)
+    trained = _trained_input_size(files.config.parent / TRAIN_CONFIG_NAME)
+    if trained is not None and trained != cfg.input_size:
+        warnings.warn(f"{files.config} sets input_size {cfg.input_size}, but these weights were trained at {trained} "
+                      f"px ({TRAIN_CONFIG_NAME} beside them); masks are usually worse at another size: set "
+                      f"input_size back to {trained}", stacklevel=2)
+    model = build_model(cfg)
     load_state_dict(model, files.weights)
     return model.eval()
+
+
+def _trained_input_size(path: Path) -> int | None:
+    """The ``input_size`` a ``train_config.json`` records (``None`` when there is no readable one)."""
+    try:
+        value = json.loads(path.read_text()).get("input_size")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def from_pretrained(
@@ -333,18 +336,7 @@ def _upload(directory: Path, repo_id: str, private: bool, message: str, token: s
             raise PermissionError(f"the token may not write to {repo_id} (403 Forbidden): use a token with write "
                                   "access, and a user or organisation name you belong to") from e
         raise ConnectionError(f"uploading to {repo_id} failed: {e}") from e
-    except _transport_errors() as e:
+    except transport_errors() as e:
         raise ConnectionError(f"could not reach the Hugging Face Hub to upload {repo_id} ({e}); check the network "
                               "(and HF_ENDPOINT if set), then try again") from e
     return PushResult(str(repo_url), getattr(commit, "commit_url", None), getattr(commit, "oid", None))
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Network error classes of the HTTP clients huggingface_hub may use (each only if installed)."""
-    errors: list[type[BaseException]] = [OSError]
-    for module, name in (("httpx", "TransportError"), ("httpx2", "TransportError"), ("requests", "RequestException")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)

@@ -165,6 +165,7 @@ class FaceParser:
             faces: which faces (default: the parser's ``faces``): ``"auto"``, ``"all"``, ``"largest"``, ``"none"``
                 (see :data:`FACE_MODES`), or face indices (largest first) to parse only those.
         """
+        _check_batch_size(batch_size)
         single = not isinstance(images, (list, tuple)) and not (
             isinstance(images, torch.Tensor) and images.ndim == 4)
         items = [images] if single else list(images)
@@ -179,6 +180,7 @@ class FaceParser:
 
         Frames are taken ``batch_size`` at a time, so memory stays bounded for a video of any length.
         """
+        _check_batch_size(batch_size)
         frames = iter(frames)
         while batch := list(itertools.islice(frames, batch_size)):
             yield from self.parse_batch(batch, size, scale, faces)
@@ -262,6 +264,11 @@ class FaceParser:
                                           clip=True))
             faces.append(item)
         return ParseResult((out_h, out_w), self.label_set, self.cfg.temperature, image, regions, faces, how=how)
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
 
 
 def _check_faces(faces) -> None:

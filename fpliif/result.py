@@ -275,7 +275,7 @@ class ParseResult:
 
     def outline(self, width: int = 1) -> Image.Image:
         """The photo with the border of every class drawn in that class's colour: for checking edges."""
-        labels = torch.from_numpy(self.label_map()).long()
+        labels = torch.from_numpy(self.label_map())  # uint8: 1 byte per pixel at any size
         across, down = labels[:, 1:] != labels[:, :-1], labels[1:, :] != labels[:-1, :]
         edge = torch.zeros_like(labels, dtype=torch.bool)
         edge[:, 1:] |= across

@@ -10,14 +10,14 @@ Frames are read and written one at a time, so a video of any length needs the me
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["FrameReader", "VideoWriter", "is_video", "is_animated", "import_av", "VIDEO_EXTENSIONS",
+__all__ = ["FrameReader", "VideoWriter", "is_video", "is_animated", "frame_size", "import_av", "VIDEO_EXTENSIONS",
            "ANIMATED_EXTENSIONS", "AV_MISSING"]
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm")
@@ -52,6 +52,20 @@ def is_animated(path: str | Path) -> bool:
             return bool(getattr(im, "is_animated", False))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return False  # read as an image, whose loader names the problem
+
+
+def frame_size(path: str | Path) -> tuple[int, int]:
+    """``(height, width)`` of a video's or animation's frames as stored (before any display rotation), read from
+    the file's header without decoding a frame.
+
+    Raises:
+        FileNotFoundError, ValueError, ImportError: as :class:`FrameReader`.
+    """
+    with FrameReader(path) as reader:
+        if reader._stream is not None:
+            return reader._stream.codec_context.height, reader._stream.codec_context.width
+        width, height = reader._image.size
+        return height, width
 
 
 class FrameReader:
@@ -145,16 +159,18 @@ class FrameReader:
 class VideoWriter:
     """Encode RGB frames into an ``.mp4`` (H.264 where PyAV has it, else MPEG-4) at ``fps``, one at a time.
 
-    The file appears only when :meth:`close` succeeds (written under a temporary name, then renamed).
+    The file appears only when :meth:`close` succeeds (written under a temporary name, then renamed;
+    ``before_replace(tmp)`` runs just before the rename, e.g. to record the file).
     Odd frame sizes are padded by one edge pixel, as the ``yuv420p`` pixel format needs even sides.
 
     >>> with VideoWriter("overlay.mp4", fps=30) as video:
     ...     video.write(image)          # PIL image or H x W x 3 uint8 array
     """
 
-    def __init__(self, path: str | Path, fps: float | Fraction):
+    def __init__(self, path: str | Path, fps: float | Fraction, before_replace: Callable[[Path], None] | None = None):
         self.av = import_av()
         self.path = Path(path)
+        self.before_replace = before_replace  # called with the complete temporary file before it takes its name
         self.fps = Fraction(fps).limit_denominator(100000)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         self._container = self._stream = None
@@ -193,6 +209,8 @@ class VideoWriter:
                     self._container.mux(packet)
             self._container.close()
             if keep:
+                if self.before_replace is not None:
+                    self.before_replace(self.tmp)
                 os.replace(self.tmp, self.path)
         finally:
             self._container = None

@@ -18,6 +18,11 @@ def parse(*args, model_dir) -> int:
     return main(["parse", *map(str, args), "--model", str(model_dir), "--quiet"])
 
 
+def listing(folder: Path) -> list[str]:
+    """The files in ``folder`` without the hidden record of outputs."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
 def test_default_outputs_index_and_color(images_dir, tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "out"
     assert parse(images_dir / "a.png", "--out", out, model_dir=tiny_model_dir) == 0
@@ -69,11 +74,11 @@ def test_scale_and_hxw(images_dir, tmp_path, tiny_model_dir):
 def test_mask_hard_and_soft(images_dir, tmp_path, tiny_model_dir):
     out = tmp_path / "out"
     assert parse(images_dir / "a.png", "--out", out, "--labels", "hair,face", model_dir=tiny_model_dir) == 0
-    hard = np.asarray(Image.open(out / "a_mask.png"))
+    hard = np.asarray(Image.open(out / "a_mask_hair+face.png"))
     assert hard.shape == (48, 40) and set(np.unique(hard)) <= {0, 255}
     assert parse(images_dir / "a.png", "--out", out, "--labels", "hair", "--save", "mask", "--soft",
                  model_dir=tiny_model_dir) == 0
-    soft = np.asarray(Image.open(out / "a_mask.png"))
+    soft = np.asarray(Image.open(out / "a_mask_hair.png"))
     assert soft.dtype == np.uint8 and len(np.unique(soft)) > 2  # a probability, not a 0/255 choice
 
 
@@ -81,7 +86,7 @@ def test_masks_one_per_label(images_dir, tmp_path, tiny_model_dir):
     out = tmp_path / "out"
     assert parse(images_dir / "a.png", "--out", out, "--labels", "eyes,hair", "--save", "masks",
                  model_dir=tiny_model_dir) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["a_mask_hair.png", "a_mask_l_eye.png", "a_mask_r_eye.png"]
+    assert listing(out) == ["a_mask_hair.png", "a_mask_l_eye.png", "a_mask_r_eye.png"]
 
 
 def test_corrupt_and_missing_files_are_named(images_dir, tmp_path, tiny_model_dir, capsys):
@@ -107,18 +112,28 @@ def test_unknown_label_lists_valid_ones(images_dir, tmp_path, tiny_model_dir, ca
 
 @pytest.mark.parametrize("args, match", [
     (["--save", "mask"], "needs --labels"),
-    (["--batch-size", "0"], "batch-size"),
+    (["--save", "index", "--per-face"], "--per-face writes masks"),
 ])
 def test_usage_errors(images_dir, tmp_path, tiny_model_dir, capsys, args, match):
     assert parse(images_dir / "a.png", "--out", tmp_path / "out", *args, model_dir=tiny_model_dir) == 2
     assert match in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args", [["--save", "depth"], ["--size", "0"], ["--size", "12x"], ["--device", "tpu"]])
-def test_bad_option_values_exit_2(images_dir, tmp_path, args):
+@pytest.mark.parametrize("args", [
+    ["--save", "depth"], ["--size", "0"], ["--size", "12x"], ["--size", "100000"], ["--size", "9000x10"],
+    ["--scale", "inf"], ["--scale", "nan"], ["--scale", "0"], ["--scale", "-2"], ["--scale", "two"],
+    ["--batch-size", "0"], ["--batch-size", "-1"], ["--batch-size", "x"], ["--device", "tpu"],
+    ["--faces", "several"], ["--faces", "-1"], ["--min-face-score", "0"], ["--min-face-score", "1.5"],
+    ["--min-face-score", "nan"], ["--max-megapixels", "0"], ["--max-megapixels", "inf"], ["--threads", "0"],
+])
+def test_bad_option_values_exit_2(images_dir, tmp_path, capsys, args):
     with pytest.raises(SystemExit) as exit_info:
-        main(["parse", str(images_dir / "a.png"), "--out", str(tmp_path), *args])
+        main(["parse", str(images_dir / "a.png"), "--out", str(tmp_path / "out"), *args])
     assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert args[0] in err and args[1] in err, err  # names the option and the value
+    assert len(err.strip().splitlines()) == 1 and "fpliif parse --help" in err, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_model_is_clear(images_dir, tmp_path, capsys):
@@ -131,7 +146,7 @@ def test_never_overwrites_an_input(tmp_path, tiny_model_dir, capsys):
     face_image(20, 20).save(tmp_path / "face_index.png")
     code = parse(tmp_path / "face.png", tmp_path / "face_index.png", "--out", tmp_path, "--save", "index",
                  model_dir=tiny_model_dir)
-    assert code == 2 and "overwrite an input" in capsys.readouterr().err
+    assert code == 2 and "face_index.png is an input" in capsys.readouterr().err
 
 
 def test_outputs_in_the_input_folder_are_not_reparsed(images_dir, tiny_model_dir):
@@ -157,8 +172,14 @@ def test_labels_command(tiny_model_dir, capsys):
     text = capsys.readouterr().out
     assert "celebamask-hq (19 classes)" in text and "lapa" in text and "helen" in text
     assert "#783cff" in text and "accessories" in text
+    assert "eye_g       eyeglasses" in text and "left eye (person's left)" in text  # machine and display names
+    assert "\033[" not in text  # no colour codes when stdout is not a terminal
     assert main(["labels", "--model", str(tiny_model_dir), "--json"]) == 0
     assert '"name": "hair"' in capsys.readouterr().out
+    assert main(["labels", "celebamask-hq", "--json"]) == 0
+    assert '"display": "earring"' in capsys.readouterr().out
+    assert main(["labels", "lapa", "--color", "always"]) == 0
+    assert "\033[48;2;120;60;255m" in capsys.readouterr().out  # the hair colour as a chip
     assert main(["labels", "ade20k"]) == 2
 
 
@@ -174,4 +195,36 @@ def test_bad_image_in_a_batch_spares_the_others(images_dir, tmp_path, tiny_model
     code = parse(images_dir, "--out", out, "--save", "index", "--batch-size", "4", model_dir=tiny_model_dir)
     err = capsys.readouterr().err
     assert code == 1 and "dot.png" in err and "too small" in err
-    assert sorted(p.name for p in out.iterdir()) == ["a_index.png", "b_index.png"]
+    assert listing(out) == ["a_index.png", "b_index.png"]
+
+
+def test_masks_are_named_after_their_labels(images_dir, tmp_path, tiny_model_dir):
+    out = tmp_path / "out"
+    for labels in ("hair", "face, Left Eye", "hair"):  # another selection never replaces an earlier mask
+        assert parse(images_dir / "a.png", "--out", out, "--labels", labels, "--save", "mask",
+                     model_dir=tiny_model_dir) == 0
+    assert listing(out) == ["a_mask_face+left_eye.png", "a_mask_hair.png"]
+
+
+def test_subfolders_without_recursive_are_mentioned(images_dir, tmp_path, tiny_model_dir, capsys):
+    assert parse(images_dir, "--out", tmp_path / "out", "--save", "index", model_dir=tiny_model_dir) == 0
+    err = capsys.readouterr().err
+    assert "has 1 sub-folder(s) with images or videos (sub), not parsed: add -r" in err
+    assert parse(images_dir, "-r", "--out", tmp_path / "out", "--save", "index", model_dir=tiny_model_dir) == 0
+    assert "sub-folder" not in capsys.readouterr().err
+
+
+def test_outline_output(images_dir, tmp_path, tiny_model_dir):
+    out = tmp_path / "out"
+    assert parse(images_dir / "a.png", "--out", out, "--save", "outline,index", "--scale", "2",
+                 model_dir=tiny_model_dir) == 0
+    outline = np.asarray(Image.open(out / "a_outline.png"))
+    photo = np.asarray(Image.open(images_dir / "a.png").resize((80, 96), Image.Resampling.BICUBIC))
+    assert outline.shape == (96, 80, 3) and (outline != photo).any(axis=-1).mean() < 0.5  # lines over the photo
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_impossible_out_is_refused_before_any_work(images_dir, tmp_path, capsys):
+    code = main(["parse", str(images_dir), "--out", "/proc/fpliif-out", "--model", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write to --out /proc/fpliif-out" in err and "model" not in err

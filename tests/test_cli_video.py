@@ -85,7 +85,7 @@ def test_still_gif_is_an_image(tmp_path, tiny_model_dir):
     face_image(20, 24).save(tmp_path / "still.gif")
     out = tmp_path / "out"
     assert parse(tmp_path / "still.gif", "--out", out, "--save", "index", model_dir=tiny_model_dir) == 0
-    assert [p.name for p in out.iterdir()] == ["still_index.png"]
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == ["still_index.png"]
 
 
 def test_video_frames_masks_and_video_out(tmp_path, tiny_model_dir):
@@ -94,10 +94,10 @@ def test_video_frames_masks_and_video_out(tmp_path, tiny_model_dir):
     code = parse(clip, "--out", out, "--labels", "hair", "--save", "mask", "--video-out", "overlay,mask",
                  "--batch-size", "2", "--scale", "2", model_dir=tiny_model_dir)
     assert code == 0
-    masks = sorted((out / "clip").glob("clip_*_mask.png"))
-    assert [p.name for p in masks] == [f"clip_{i:05d}_mask.png" for i in range(5)]
+    masks = sorted((out / "clip").glob("clip_*_mask_hair.png"))
+    assert [p.name for p in masks] == [f"clip_{i:05d}_mask_hair.png" for i in range(5)]
     assert Image.open(masks[0]).size == (80, 96)
-    for kind in ("overlay", "mask"):
+    for kind in ("overlay", "mask_hair"):
         frames, rate = video_frames(out / "clip" / f"clip_{kind}.mp4")
         assert len(frames) == 5 and rate == Fraction(8) and frames[0].shape == (96, 80, 3)
 

@@ -1,16 +1,21 @@
 """Weights I/O: save/load round trip, clear errors, and Hub downloads against a loopback fake Hub."""
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import tiny_model
+from conftest import free_port, tiny_model
 from fake_hub import FakeHub
 from safetensors.torch import load_file, save_file
 
@@ -137,27 +142,33 @@ def test_parse_repo_id():
 # The Hub tests run the download in a subprocess: huggingface_hub reads HF_ENDPOINT, HF_HOME and
 # HF_HUB_OFFLINE when it is imported, so they must be set before that import.
 LOADER = """
-import json, sys
+import json, sys, time, warnings
 from pathlib import Path
 from fpliif.hub import from_pretrained, locate_model
 results = []
 for repo, revision in json.loads(sys.argv[1]):
-    try:
-        model = from_pretrained(repo, revision=revision)
-        folder = locate_model(repo, revision).weights.parent
-        results.append({"ok": True, "folder": str(folder), "width": model.cfg.width})
-    except Exception as e:
-        results.append({"ok": False, "type": type(e).__name__, "message": str(e)})
+    start = time.monotonic()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = from_pretrained(repo, revision=revision)
+            folder = locate_model(repo, revision).weights.parent
+            results.append({"ok": True, "folder": str(folder), "width": model.cfg.width})
+        except Exception as e:
+            results.append({"ok": False, "type": type(e).__name__, "message": str(e)})
+    results[-1].update(seconds=time.monotonic() - start, warnings=[str(w.message) for w in caught])
 print(json.dumps(results))
 """
 
 
-def _hub_env(endpoint: str, hf_home: Path, offline: bool = False) -> dict:
+def _hub_env(endpoint: str, hf_home: Path, offline: bool = False, timeout: int | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and "proxy" not in k.lower()}
     env.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), HF_HUB_DISABLE_TELEMETRY="1",
                HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(ROOT))
     if offline:
         env["HF_HUB_OFFLINE"] = "1"
+    if timeout is not None:
+        env["HF_HUB_ETAG_TIMEOUT"] = str(timeout)
     return env
 
 
@@ -166,6 +177,37 @@ def _load_in_subprocess(env: dict, loads: list) -> list[dict]:
                           text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers: a network that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def __enter__(self) -> SilentServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +227,15 @@ def hub_run(tmp_path_factory):
         offline = _load_in_subprocess(_hub_env(hub.url, root / "hf", offline=True), [
             [REPO, None], [REPO, first], ["tester/never-downloaded", None]])
         offline_requests = hub.requests[seen:]
+    # The same warm cache behind a network that never answers and one that refuses connections, then a cold
+    # cache behind each: the Hub's 2 s timeout (HF_HUB_ETAG_TIMEOUT), tried once.
+    with SilentServer() as silent:
+        hanging = _load_in_subprocess(_hub_env(silent.url, root / "hf", timeout=2), [
+            [REPO, None], ["tester/never-downloaded", None]])
+    refused = _load_in_subprocess(_hub_env(f"http://127.0.0.1:{free_port()}", root / "hf", timeout=2), [
+        [REPO, None], ["tester/never-downloaded", None]])
     return SimpleNamespace(root=root, first=first, second=second, online=online, offline=offline,
-                           offline_requests=offline_requests)
+                           offline_requests=offline_requests, hanging=hanging, refused=refused)
 
 
 def test_hub_download_latest(hub_run):
@@ -223,3 +272,34 @@ def test_hub_offline_with_cold_cache_is_clear(hub_run):
     cold = hub_run.offline[2]
     assert cold["type"] == "FileNotFoundError", cold
     assert "not in the local Hugging Face cache" in cold["message"] and "tester/never-downloaded" in cold["message"]
+
+
+@pytest.mark.parametrize("network", ["hanging", "refused"])
+def test_hub_on_a_dead_network_fails_fast_and_says_how_to_work_offline(hub_run, network):
+    cached, cold = getattr(hub_run, network)
+    assert cached["ok"] and cached["width"] == 12, cached  # the cached copy of main, with a warning
+    assert any("could not reach the Hugging Face Hub" in w and "cached copy" in w for w in cached["warnings"])
+    assert cold["type"] == "FileNotFoundError", cold
+    assert "could not reach the Hugging Face Hub for 'tester/never-downloaded'" in cold["message"]
+    assert "HF_HUB_OFFLINE=1" in cold["message"] and "local model folder" in cold["message"]
+    # One try at the 2 s timeout; huggingface_hub alone retries six times at 60 s (6 minutes and more).
+    assert cached["seconds"] < 10 and cold["seconds"] < 10, (cached["seconds"], cold["seconds"])
+
+
+def test_pickled_weights_are_refused_by_name(tmp_path):
+    for name in ("last.pt", "model.bin", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+        with pytest.raises(ValueError, match=f"{name} is .*fpliif loads only .safetensors weights"):
+            from_pretrained(tmp_path / name)
+
+
+def test_input_size_other_than_trained_warns(tmp_path):
+    save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "train_config.json").write_text(json.dumps({"input_size": 32, "epochs": 3}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_pretrained(tmp_path)  # as trained: silent
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "input_size": 64}))
+    with pytest.warns(UserWarning, match="sets input_size 64, but these weights were trained at 32 px"):
+        from_pretrained(tmp_path)

@@ -40,7 +40,7 @@ def test_node_demo_and_cli_soft_masks_are_the_same_and_right(face, dense_hair, t
     out = tmp_path / "out"
     assert main(["parse", str(face), "--out", str(out), "--labels", "hair", "--save", "mask", "--soft",
                  "--size", str(SIZE), "--quiet"]) == 0
-    cli = np.asarray(Image.open(out / "face_mask.png"), dtype=np.float32) / 255
+    cli = np.asarray(Image.open(out / "face_mask_hair.png"), dtype=np.float32) / 255
 
     parser = load_parser(fpliif.DEFAULT_PRETRAINED, device="cpu", folders=[])
     image = to_tensor(Image.open(face)).movedim(0, -1)[None]  # ComfyUI IMAGE, B x H x W x C

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..data.layouts import LAYOUTS
-from .arguments import add_command, add_device_argument, add_model_arguments, load_model
+from .arguments import add_command, add_device_argument, add_model_arguments, load_model, positive_int
 
 __all__ = ["add_parser", "run", "parse_sides"]
 
@@ -44,14 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
                    help="dataset layout (default: auto-detect); see fpliif check-data --help")
     p.add_argument("--split", default="val", help="split to score (default: val; 'all' for every sample)")
-    p.add_argument("--size", type=int, default=None, metavar="S",
+    p.add_argument("--size", type=positive_int, default=None, metavar="S",
                    help="network input side (default: the model's input size, 256 for the paper's models)")
-    p.add_argument("--output-size", type=int, default=None, metavar="N",
+    p.add_argument("--output-size", type=positive_int, default=None, metavar="N",
                    help="also score the output queried at N x N from the same input (the paper's 512 rows)")
     p.add_argument("--low-res", type=parse_sides, default=[], metavar="LIST",
                    help="also score outputs at these sides upsampled bilinearly to S, e.g. 64,96,128,192")
-    p.add_argument("--limit", type=int, metavar="N", help="score only the first N images (a quick check)")
-    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="score only the first N images (a quick check)")
+    p.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="images per batch (default: 4)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="data-loading processes (default: 0)")
     add_device_argument(p)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON ('-' for stdout only)")

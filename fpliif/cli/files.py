@@ -1,71 +1,121 @@
-"""Files for the command line: finding images and videos, naming outputs without collisions, writing atomically."""
+"""Files for the command line: finding images and videos, and naming outputs without collisions."""
 
 from __future__ import annotations
 
 import glob
 import os
-import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from PIL import Image
 
 from ..image import IMAGE_EXTENSIONS, list_images
 from ..video import ANIMATED_EXTENSIONS, VIDEO_EXTENSIONS
+from .outputs import MANIFEST_NAME, recorded_outputs
 
-__all__ = ["InputFile", "collect_inputs", "plan_outputs", "save_png", "GLOB_CHARS", "INPUT_EXTENSIONS"]
+__all__ = ["InputFile", "Inputs", "collect_inputs", "plan_outputs", "GLOB_CHARS", "INPUT_EXTENSIONS"]
 
 GLOB_CHARS = set("*?[")
-OUTPUT_NAME = re.compile(r"_(index|color|overlay|mask(_\w+)?)\.(png|mp4)$")
 # Images, animated GIF/WebP (a still one is read as an image) and videos.
 INPUT_EXTENSIONS = tuple(dict.fromkeys(IMAGE_EXTENSIONS + ANIMATED_EXTENSIONS + VIDEO_EXTENSIONS))
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one object per input
 class InputFile:
     """One input as the user named it, and where its outputs go.
 
     Attributes:
         path: the input file (may not exist: then it is reported as failed, by name).
         stem: output path without extension, relative to ``--out`` (e.g. ``sub/face``).
+        size: ``(height, width)`` from the file's header, once read (see ``fpliif parse``'s planning).
     """
 
     path: Path
     stem: Path | None = None
+    size: tuple[int, int] | None = None
 
 
-def collect_inputs(items: list[str], recursive: bool = False, exclude: Path | None = None) -> list[InputFile]:
+@dataclass
+class Inputs:
+    """What :func:`collect_inputs` found: the files, and notes for the user (skipped outputs, sub-folders)."""
+
+    files: list[InputFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def collect_inputs(items: list[str], recursive: bool = False, out: Path | None = None) -> Inputs:
     """Files, folders and glob patterns -> image and video files, in a stable order, without duplicates.
 
     A folder gives its images and videos (with ``recursive``, those of sub-folders too); a pattern gives its matches.
-    A named file is kept even if it is missing or not an image, so the run can report it by name.
-    Earlier outputs under ``exclude`` (the output folder) are skipped, so a re-run never parses its own outputs.
+    A named file is kept even if it is missing or not an image, so the run can report it by name. Files that an
+    earlier ``fpliif parse`` recorded as its outputs (:mod:`fpliif.cli.outputs`) are skipped when they come from a
+    folder or a pattern, never guessed from their names; a named file is always taken.
     """
     found: list[Path] = []
+    recorded = _Recorded()
+    notes: list[str] = []
     for item in items:
         path = Path(item).expanduser()
         if path.is_dir():
-            found.extend(_skip_outputs(list_images(path, recursive, INPUT_EXTENSIONS), exclude))
+            found.extend(recorded.drop(list_images(path, recursive, INPUT_EXTENSIONS)))
+            if not recursive:
+                notes.extend(_subfolder_note(path, out))
         elif not path.exists() and GLOB_CHARS & set(item):
             matches = sorted(glob.glob(str(path), recursive=True))
             images = [Path(m) for m in matches if Path(m).is_file() and Path(m).suffix.lower() in INPUT_EXTENSIONS]
             if not images:
                 types = ", ".join(INPUT_EXTENSIONS)
                 raise FileNotFoundError(f"no images or videos match {item!r}; file types: {types}")
-            found.extend(_skip_outputs(images, exclude))
+            found.extend(recorded.drop(images))
         else:
             found.append(path)
+    if recorded.skipped:
+        where = ", ".join(str(m) for m in recorded.manifests)
+        notes.append(f"skipped {recorded.skipped} file(s) that fpliif wrote earlier (recorded in {where})")
     unique = list(dict.fromkeys(p.resolve() if p.exists() else p for p in found))
-    return [InputFile(p) for p in unique]
+    return Inputs([InputFile(p) for p in unique], notes)
 
 
-def _skip_outputs(paths: list[Path], out: Path | None) -> list[Path]:
-    """Drop earlier outputs of ``fpliif parse`` (``*_index.png``, ``*_overlay.mp4``, ...) found under ``out``."""
-    if out is None:
-        return paths
-    out = out.resolve()
-    return [p for p in paths if not (OUTPUT_NAME.search(p.name) and out in p.resolve().parents)]
+class _Recorded:
+    """Earlier outputs: the files recorded in the manifest of any folder above a candidate input."""
+
+    def __init__(self) -> None:
+        self.by_folder: dict[Path, set[Path]] = {}
+        self.manifests: list[Path] = []
+        self.skipped = 0
+
+    def drop(self, paths: list[Path]) -> list[Path]:
+        kept = [p for p in paths if not self._recorded(p.resolve())]
+        self.skipped += len(paths) - len(kept)
+        return kept
+
+    def _recorded(self, path: Path) -> bool:
+        return any(path in self._outputs(folder) for folder in path.parents)
+
+    def _outputs(self, folder: Path) -> set[Path]:
+        if folder not in self.by_folder:
+            self.by_folder[folder] = recorded_outputs(folder) if (folder / MANIFEST_NAME).is_file() else set()
+            if self.by_folder[folder]:
+                self.manifests.append(folder / MANIFEST_NAME)
+        return self.by_folder[folder]
+
+
+def _subfolder_note(folder: Path, out: Path | None) -> list[str]:
+    """A note naming ``folder``'s sub-folders that hold images or videos (not taken without ``--recursive``)."""
+    out = out.resolve() if out is not None else None
+    subs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")
+                  and d.resolve() != out and not (d / MANIFEST_NAME).is_file() and _holds_inputs(d))
+    if not subs:
+        return []
+    names = ", ".join(d.name for d in subs[:5]) + (f" (+{len(subs) - 5} more)" if len(subs) > 5 else "")
+    return [f"{folder} has {len(subs)} sub-folder(s) with images or videos ({names}), not parsed: add -r "
+            "(--recursive) to parse them too"]
+
+
+def _holds_inputs(folder: Path) -> bool:
+    for _, _, files in os.walk(folder):
+        if any(Path(f).suffix.lower() in INPUT_EXTENSIONS for f in files):
+            return True
+    return False
 
 
 def plan_outputs(inputs: list[InputFile]) -> None:
@@ -84,21 +134,3 @@ def plan_outputs(inputs: list[InputFile]) -> None:
         if counts[stem] > 1:
             stem = stem.with_name(f"{stem.name}_{f.path.suffix.lstrip('.').lower()}")
         f.stem = stem
-
-
-def save_png(image: Image.Image, path: Path, inputs: set[Path]) -> None:
-    """Write a PNG through a temporary file and ``os.replace``, so a crash never leaves half a file.
-
-    Raises:
-        CommandError-like ``FileExistsError`` if ``path`` is one of the inputs (never overwrite an input).
-    """
-    if path.resolve() in inputs:
-        raise FileExistsError(f"refusing to overwrite input file {path}; choose another --out folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

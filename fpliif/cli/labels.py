@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 
 from ..labels import LABEL_SETS, LabelSet, get_label_set, hex_color
 from .arguments import add_command, add_model_arguments
@@ -30,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help=f"a built-in label set: {', '.join(LABEL_SETS)} (default: all)")
     add_model_arguments(p, default=None)  # without --model: the built-in label sets
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="colour chips beside each class (auto: when stdout is a terminal and NO_COLOR is unset)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([label_set_dict(s) for s in sets], indent=2))
     else:
-        print("\n\n".join(format_label_set(s) for s in sets))
+        chips = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
+                                           and not os.environ.get("NO_COLOR"))
+        print("\n\n".join(format_label_set(s, chips) for s in sets))
     return 0
 
 
@@ -59,17 +65,21 @@ def model_label_set(name_or_path: str, revision: str | None) -> LabelSet:
 def label_set_dict(labels: LabelSet) -> dict:
     return {
         "name": labels.name,
-        "labels": [{"id": i, "name": n, "color": c} for i, (n, c) in enumerate(zip(labels.names, labels.hex_colors))],
+        "labels": [{"id": i, "name": n, "display": d, "color": c}
+                   for i, (n, d, c) in enumerate(zip(labels.names, labels.display_names, labels.hex_colors))],
         "groups": {g: list(members) for g, members in labels.groups.items()},
     }
 
 
-def format_label_set(labels: LabelSet) -> str:
-    """A readable table: one class per line (id, name, colour), then the groups and their members."""
+def format_label_set(labels: LabelSet, chips: bool = False) -> str:
+    """A readable table: one class per line (id, name for ``--labels``, what it is, colour), then the groups and
+    their members; ``chips`` draws each colour as a 24-bit ANSI block."""
     width = max(len(n) for n in labels.names)
-    lines = [f"{labels.name} ({len(labels)} classes)", f"  {'id':>3}  {'name':<{width}}  colour"]
-    for i, (name, color) in enumerate(zip(labels.names, labels.colors)):
-        lines.append(f"  {i:>3}  {name:<{width}}  {hex_color(color)}  rgb{tuple(color)}")
+    shown = max(len(d) for d in labels.display_names)
+    lines = [f"{labels.name} ({len(labels)} classes)", f"  {'id':>3}  {'name':<{width}}  {'what':<{shown}}  colour"]
+    for i, (name, display, color) in enumerate(zip(labels.names, labels.display_names, labels.colors)):
+        chip = f"\033[48;2;{color[0]};{color[1]};{color[2]}m  \033[0m " if chips else ""
+        lines.append(f"  {i:>3}  {name:<{width}}  {display:<{shown}}  {chip}{hex_color(color)}  rgb{tuple(color)}")
     if labels.groups:
         gwidth = max(len(g) for g in labels.groups)
         lines.append("  groups:")

@@ -1,8 +1,9 @@
 """``fpliif parse`` on videos and animated GIF/WebP: per-frame PNGs and, with ``--video-out``, ``.mp4`` videos.
 
 A clip ``NAME.mp4`` gives ``OUT/NAME/NAME_00000_index.png``, ... (one set of ``--save`` outputs per frame) and,
-for each ``--video-out`` kind, ``OUT/NAME/NAME_KIND.mp4`` at the clip's frame rate. Frames are streamed
-``--batch-size`` at a time, so memory does not grow with the length of the clip.
+for each ``--video-out`` kind, ``OUT/NAME/NAME_KIND.mp4`` at the clip's frame rate (``NAME_mask_SELECTION.mp4``
+for the mask). Frames are streamed ``--batch-size`` at a time, so memory does not grow with the length of the
+clip; faces are found in every frame (``--faces``).
 """
 
 from __future__ import annotations
@@ -57,11 +58,6 @@ def check_sequences(args: argparse.Namespace, kinds: list[str], images: list, se
         import_av()
     except ImportError as e:
         raise CommandError(f"--video-out writes .mp4 files, and {e}") from e
-    inputs = {f.path.resolve() for f in images + sequences if f.path.exists()}
-    for item in sequences:
-        for path in video_paths(args.out, item, args.video_out).values():
-            if path.resolve() in inputs:
-                raise CommandError(f"output {path} would overwrite an input video; choose another --out folder")
 
 
 def frame_item(item: InputFile, index: int) -> InputFile:
@@ -69,13 +65,18 @@ def frame_item(item: InputFile, index: int) -> InputFile:
     return InputFile(item.path, item.stem / f"{item.stem.name}_{index:05d}")
 
 
-def video_paths(out: Path, item: InputFile, kinds: list[str]) -> dict[str, Path]:
-    """``--video-out`` kind -> ``OUT/NAME/NAME_KIND.mp4``."""
-    return {kind: out / item.stem / f"{item.stem.name}_{kind}.mp4" for kind in kinds}
+def video_paths(jobs, item: InputFile, kinds: list[str]) -> dict[str, Path]:
+    """``--video-out`` kind -> ``OUT/NAME/NAME_KIND.mp4`` (``NAME_mask_SELECTION.mp4`` for the mask)."""
+    names = {kind: jobs.mask_suffix() if kind == "mask" else kind for kind in kinds}
+    return {kind: jobs.folder.root / item.stem / f"{item.stem.name}_{names[kind]}.mp4" for kind in kinds}
 
 
-def parse_sequences(parser, sequences: list[InputFile], jobs, args: argparse.Namespace) -> tuple[list[str], int]:
-    """Parse every video and animation; returns ``("path: reason" per failure, frames parsed in all)``."""
+def parse_sequences(parser, sequences: list[InputFile], jobs, args: argparse.Namespace,
+                    tally=None) -> tuple[list[str], int]:
+    """Parse every video and animation; returns ``("path: reason" per failure, frames parsed in all)``.
+
+    ``tally`` (a :class:`~fpliif.cli.parse.FaceTally`) counts each frame's faces.
+    """
     failed: list[str] = []
     total = 0
     for item in sequences:
@@ -83,7 +84,7 @@ def parse_sequences(parser, sequences: list[InputFile], jobs, args: argparse.Nam
         try:
             with FrameReader(item.path) as reader:
                 bar = progress_bar(reader.count, args.quiet, unit="frame", desc=item.path.name)
-                total += parse_sequence(parser, reader, item, jobs, args, bar)
+                total += parse_sequence(parser, reader, item, jobs, args, bar, tally)
         except (OSError, ValueError, RuntimeError, TypeError, ImportError) as e:
             failed.append(report(bar or progress_bar(0, True), item.path, e))
         finally:
@@ -92,17 +93,22 @@ def parse_sequences(parser, sequences: list[InputFile], jobs, args: argparse.Nam
     return failed, total
 
 
-def parse_sequence(parser, reader: FrameReader, item: InputFile, jobs, args, bar) -> int:
+def parse_sequence(parser, reader: FrameReader, item: InputFile, jobs, args, bar, tally=None) -> int:
     """Parse and write one sequence frame by frame; a partial ``--video-out`` file is removed on failure."""
     count = 0
+    record = lambda path: (lambda tmp: jobs.folder.record(path, tmp))
     with ExitStack() as stack:
-        writers = {kind: stack.enter_context(VideoWriter(path, reader.fps))
-                   for kind, path in video_paths(args.out, item, args.video_out).items()}
-        results = parser.parse_frames(reader, size=args.size, scale=args.scale, batch_size=args.batch_size)
+        writers = {kind: stack.enter_context(VideoWriter(path, reader.fps, before_replace=record(path)))
+                   for kind, path in video_paths(jobs, item, args.video_out).items()}
+        results = parser.parse_frames(reader, size=args.size, scale=args.scale, batch_size=args.batch_size,
+                                      faces=args.faces)
         for count, result in enumerate(results, 1):
-            jobs.write(frame_item(item, count - 1), result)
+            if jobs.kinds:
+                jobs.write(frame_item(item, count - 1), result)
             for kind, writer in writers.items():
                 writer.write(jobs.render(kind, result))
+            if tally is not None:
+                tally.add(item, result, frame=True)
             bar.update(1)
     if count == 0:
         raise ValueError(f"{item.path} has no frames")

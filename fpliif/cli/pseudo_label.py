@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data.layouts import LAYOUTS
 from . import CommandError
-from .arguments import add_command, add_device_argument, add_model_arguments, load_parser
+from .arguments import add_command, add_device_argument, add_model_arguments, load_parser, positive_int, probability
 
 __all__ = ["add_parser", "run"]
 
@@ -37,10 +37,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--partial", type=Path, metavar="DIR", help="dataset of partial labels for the same images")
     p.add_argument("--partial-layout", default="hair", choices=["auto", *LAYOUTS],
                    help="layout of --partial (default: hair)")
-    p.add_argument("--threshold", type=float, default=0.7, metavar="P",
+    p.add_argument("--threshold", type=probability, default=0.7, metavar="P",
                    help="minimum top-class probability to keep a pixel's label (default: 0.7)")
     p.add_argument("--link-images", action="store_true", help="symlink the images instead of copying them")
-    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images per batch (default: 4)")
+    p.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="images per batch (default: 4)")
     add_device_argument(p)
 
 
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--images folder {args.images} does not exist")
     if args.out.resolve() == args.images.resolve():
         raise CommandError("--out must differ from --images (the output gets its own images/ and masks/)")
+    check_out(args.out)
     parser = load_parser(args)
     partial = None
     if args.partial is not None:
@@ -63,6 +64,16 @@ def run(args: argparse.Namespace) -> int:
           f"a label at threshold {args.threshold}")
     print(f"it is a folder-layout dataset: fpliif check-data {args.out}")
     return 0
+
+
+def check_out(out: Path) -> None:
+    """``--out`` must be new, empty, or an earlier pseudo-label output (its ``pseudo_label.json`` says so): masks and
+    images are written over, and a real dataset must never be."""
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} is a file; give a folder for the pseudo-labelled dataset")
+    if out.is_dir() and any(out.iterdir()) and not (out / "pseudo_label.json").is_file():
+        raise CommandError(f"--out {out} already holds files and is not an earlier pseudo-label output (no "
+                           "pseudo_label.json); its masks would be replaced: give a new or empty folder")
 
 
 def _printer():

@@ -43,6 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="face (default: rotation +-20, scale 0.75-1.35, mild colour, flips that swap left/right "
                         "labels), paper (the paper's: rotation 30, shear 20, scale 0.5-3, strong colour), none")
     d.add_argument("--no-augment", action="store_true", help="the same as --augment none")
+    d.add_argument("--skip-bad-samples", action="store_true", default=None,
+                   help="train without the samples fpliif check-data flags (no mask, class ids out of range, a mask "
+                        "of another size), listed in RUN/skipped_samples.txt; default: stop at the first, by name")
     m = p.add_argument_group("model")
     m.add_argument("--model", default=None,
                    help="registered model: fpliif (default), fpliif-small, unet-baseline (or unet), unet-small")
@@ -77,6 +80,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "--warmup-epochs: from the step it resumes at) may change")
     r.add_argument("--max-minutes", type=float, default=None, help="stop (resumable) before this much wall time")
     r.add_argument("--max-steps", type=int, default=None, help="stop (resumable) when the global step reaches N")
+    r.add_argument("--checkpoint-minutes", type=float, default=None, metavar="M",
+                   help="also write last.pt every M minutes within an epoch, so a crash loses at most M minutes "
+                        "(default 10; 0: at epoch ends only)")
     r.add_argument("--workers", type=int, default=None, help="data loader processes (default: cores - 1, up to 8)")
     r.add_argument("--val-every", type=int, default=None, help="epochs between validations (default 1)")
     r.add_argument("--log-every", type=int, default=None, help="steps between log lines (default 10)")
@@ -93,7 +99,7 @@ def config_values(args: argparse.Namespace) -> dict:
 
     flag_of = {field: FLAGS.get(field, field) for field in TrainConfig.__dataclass_fields__}
     values = {field: getattr(args, flag) for field, flag in flag_of.items() if getattr(args, flag, None) is not None}
-    for switch in ("freeze_encoder", "ema"):
+    for switch in ("freeze_encoder", "ema", "skip_bad_samples"):
         if getattr(args, switch, None) is False:
             values.pop(switch, None)  # store_true left off: keep the config's value
     if args.no_augment:

@@ -20,7 +20,7 @@ CONFIG_NAME = "train_config.json"
 # function of the step, so a new schedule takes effect from the step the run resumes at (a constant-rate run
 # can end in a cosine decay, say).
 RESUMABLE = ("max_minutes", "max_steps", "workers", "device", "epochs", "log_every", "val_every",
-             "schedule", "lr", "decay_epochs", "warmup_epochs")
+             "schedule", "lr", "decay_epochs", "warmup_epochs", "checkpoint_minutes")
 
 
 @dataclass
@@ -34,6 +34,9 @@ class TrainConfig:
     input_size: int = 256  # network input side
     label_size: int | None = None  # side of the label maps the loss sees; None = input_size
     augment: str = "face"  # "face", "paper" or "none" (fpliif.data.augment)
+    # Samples that fpliif check-data flags (no mask, class ids out of range, a mask of another size) stop the run;
+    # True trains without them and lists them in RUN/skipped_samples.txt.
+    skip_bad_samples: bool = False
     # --- model
     model: str = "fpliif"  # registered architecture
     init: str | None = None  # start from published weights (folder, pretrained name or Hub repo)
@@ -62,6 +65,7 @@ class TrainConfig:
     val_batch_size: int = 0  # 0 = batch_size
     max_steps: int = 0  # stop (checkpointed, resumable) when the global step reaches this; 0 = no limit
     max_minutes: float = 0.0  # stop (checkpointed, resumable) before this much wall time; 0 = no limit
+    checkpoint_minutes: float = 10.0  # also write last.pt this often within an epoch: a crash loses at most this
     log_every: int = 10
     preview_images: int = 4  # val images in the prediction grid
     # --- model card
@@ -86,14 +90,16 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.workers < -1 or self.sample_points < 0 or self.max_steps < 0 or self.max_minutes < 0:
             raise ValueError("sample_points, max_steps and max_minutes must be >= 0, workers >= -1 (auto)")
+        if not self.checkpoint_minutes >= 0:
+            raise ValueError(f"checkpoint_minutes must be >= 0 (0: only at epoch ends), got {self.checkpoint_minutes}")
 
     def command(self) -> str:
         """The ``fpliif train`` command line that starts this run (fields left at their defaults are omitted)."""
         parts, default = ["fpliif", "train"], TrainConfig()
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("max_steps", "max_minutes", "workers", "device", "data_note") or value == getattr(default,
-                                                                                                             f.name):
+            machine = ("max_steps", "max_minutes", "workers", "device", "data_note", "checkpoint_minutes")
+            if f.name in machine or value == getattr(default, f.name):
                 continue
             flag = "--" + FLAGS.get(f.name, f.name).replace("_", "-")
             for v in value if isinstance(value, list) else [value]:

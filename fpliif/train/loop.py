@@ -2,7 +2,8 @@
 
 Reading order: :class:`Trainer.__init__` builds the optimiser, schedule, EMA and loaders;
 :meth:`Trainer.fit` runs epochs of :meth:`Trainer.train_step`, validates, saves the best weights and writes
-``last.pt`` after each epoch and whenever a ``max_steps`` / ``max_minutes`` budget stops the run early. The
+``last.pt`` after each epoch, every ``checkpoint_minutes`` within an epoch, and whenever a ``max_steps`` /
+``max_minutes`` budget stops the run early. The
 trainer owns the history and the timings; :class:`RunReport` only shows and plots the values it is given.
 """
 
@@ -152,7 +153,7 @@ class Trainer:
         c = self.tc
         self.save_config()
         self.report.start(self.describe(), resumed_at=(self.step, self.epoch))
-        t0 = time.monotonic()
+        t0 = self._saved_at = time.monotonic()
         stopped = False
         while self.epoch < c.epochs and not stopped:
             done = self.step - self.epoch * self.steps_per_epoch
@@ -173,6 +174,8 @@ class Trainer:
                 if self.step % c.log_every == 0 or self.step % self.steps_per_epoch == 0:
                     self._log_train(window, images / max(1e-9, now - window_start), bar)
                     window, images, window_start = [], 0, now
+                if c.checkpoint_minutes and now - self._saved_at >= c.checkpoint_minutes * 60:
+                    self.save()  # mid-epoch: a crash loses at most checkpoint_minutes of training
                 last = now
             bar.close()
             if not stopped:
@@ -317,6 +320,7 @@ class Trainer:
 
     def save(self) -> Path | None:
         """Write ``RUN_DIR/last.pt`` atomically (rank 0 only) and the metrics history as JSON."""
+        self._saved_at = time.monotonic()
         if not self.dist.is_main:
             return None
         path = save_checkpoint(self.state_dict(), self.out_dir / CHECKPOINT_NAME)

@@ -25,7 +25,9 @@ from .config import RESUMABLE, TrainConfig
 from .distributed import DistInfo, init_distributed, shutdown_distributed
 from .loop import Trainer
 
-__all__ = ["train", "build_trainer", "make_model", "open_datasets"]
+__all__ = ["train", "build_trainer", "make_model", "open_datasets", "SKIPPED_NAME"]
+
+SKIPPED_NAME = "skipped_samples.txt"
 
 
 def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, *, resume: str | Path | None = None,
@@ -75,8 +77,11 @@ def build_trainer(config: TrainConfig | None, out_dir: str | Path | None = None,
         out = Path(out_dir) if out_dir else Path("runs") / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     seed_everything(cfg.seed)
     model = make_model(cfg, state)
-    train_set, val_set = open_datasets(cfg, model.cfg.label_names)
+    skipped: list[str] = []
+    train_set, val_set = open_datasets(cfg, model.cfg.label_names, skipped)
     trainer = Trainer(model, train_set, val_set, cfg, out, dist)
+    if skipped:
+        log_skipped(trainer, skipped)
     if state is not None:
         trainer.load_state_dict(state)
     return trainer
@@ -114,13 +119,22 @@ def make_model(cfg: TrainConfig, state: dict | None = None) -> nn.Module:
     return model.train()
 
 
-def open_datasets(cfg: TrainConfig, label_names) -> tuple:
-    """The concatenated training sets and the validation set (``None`` when there is none)."""
+def open_datasets(cfg: TrainConfig, label_names, skipped: list[str] | None = None) -> tuple:
+    """The concatenated training sets and the validation set (``None`` when there is none).
+
+    Every sample is checked as ``fpliif check-data`` checks it (:func:`fpliif.data.check.drop_bad_samples`): a
+    problem stops here, naming the file, or with ``cfg.skip_bad_samples`` the sample is left out and its problem
+    appended to ``skipped``.
+    """
     from ..data import open_dataset
+    from ..data.check import drop_bad_samples
     from .loaders import concat_datasets
 
+    skipped = [] if skipped is None else skipped
     sizes = dict(size=cfg.input_size, mask_size=cfg.mask_size, label_names=label_names, layout=cfg.layout)
     train_sets = [open_dataset(p, split="train", augment=cfg.augment, **sizes) for p in cfg.data]
+    for dataset, path in zip(train_sets, cfg.data):
+        skipped += drop_bad_samples(dataset, path, "train", cfg.skip_bad_samples)
     val_path = cfg.val_data or cfg.data[0]
     try:
         val = open_dataset(val_path, split="val", augment=False, **sizes)
@@ -128,8 +142,18 @@ def open_datasets(cfg: TrainConfig, label_names) -> tuple:
         print(f"fpliif train: no validation ({e}); pass --val-data to validate", file=sys.stderr)
         val = None
     if val is not None:
+        skipped += drop_bad_samples(val, val_path, "val", cfg.skip_bad_samples)
         check_disjoint(train_sets, cfg.data, val, val_path)
     return concat_datasets(train_sets), val
+
+
+def log_skipped(trainer: Trainer, skipped: list[str]) -> None:
+    """List the samples ``--skip-bad-samples`` left out in ``RUN/skipped_samples.txt`` and say so in the log."""
+    if trainer.dist.is_main:
+        (trainer.out_dir / SKIPPED_NAME).write_text("\n".join(skipped) + "\n")
+    shown = "; ".join(skipped[:3]) + (f"; ... ({len(skipped) - 3} more)" if len(skipped) > 3 else "")
+    trainer.report.info(f"--skip-bad-samples: left out {len(skipped)} sample(s) with problems, listed in "
+                        f"{trainer.out_dir / SKIPPED_NAME}: {shown}")
 
 
 def check_disjoint(train_sets: list, train_paths: list, val, val_path) -> None:
