@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -37,13 +38,14 @@ from .pretrained import DEFAULT_PRETRAINED, get_pretrained, is_pretrained_name
 from .text import first_few
 
 __all__ = ["save_pretrained", "from_pretrained", "push_to_hub", "load_state_dict", "load_model", "locate_model",
-           "parse_repo_id", "config_for", "is_fpliif_file", "ModelFiles", "PushResult", "MODEL_FILES"]
+           "parse_repo_id", "config_for", "is_fpliif_file", "ModelFiles", "PushResult", "MODEL_FILES", "UPLOAD_FILES"]
 
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
-MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)  # what a model folder holds, and all that is uploaded
+MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME)  # what a model folder holds
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "user/name"; anything else is a path
 TRAIN_CONFIG_NAME = "train_config.json"  # written beside the weights by fpliif train: what they were trained with
+UPLOAD_FILES = (*MODEL_FILES, TRAIN_CONFIG_NAME)  # all that is uploaded (the recipe when there is one)
 WEIGHT_PICKLES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
 LOGIN_HINT = ("run `hf auth login` (`huggingface-cli login` with an older huggingface_hub) or set HF_TOKEN "
               "to a token with write access (https://huggingface.co/settings/tokens)")
@@ -57,21 +59,37 @@ class ModelFiles:
     weights: Path
 
 
-def save_pretrained(model: nn.Module, directory: str | Path, card: str | None = None) -> Path:
-    """Write ``config.json``, ``model.safetensors`` and a model card into ``directory`` (created if needed)."""
+def save_pretrained(model: nn.Module, directory: str | Path, card: str | None = None,
+                    extra: dict[str, str] | None = None) -> Path:
+    """Write ``config.json``, ``model.safetensors``, a model card and ``extra`` files (name -> text) into
+    ``directory``.
+
+    The folder is written whole beside its target and then renamed into place, so a kill leaves either the old
+    folder or the new one, never weights beside another model's config. Other files in an existing folder are kept.
+    """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.cfg.save(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    if directory.is_dir():
+        shutil.copytree(directory, staging)
+    staging.mkdir(exist_ok=True)
+    model.cfg.save(staging)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = directory / (WEIGHTS_NAME + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, directory / WEIGHTS_NAME)
-    if card is None and not (directory / CARD_NAME).exists():
+    save_file(tensors, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
+    if card is None and not (staging / CARD_NAME).exists():
         from .card import model_card
 
         card = model_card(model.cfg)
     if card is not None:
-        (directory / CARD_NAME).write_text(card)
+        (staging / CARD_NAME).write_text(card)
+    for name, text in (extra or {}).items():
+        (staging / name).write_text(text)
+    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(staging, directory)
+    shutil.rmtree(old, ignore_errors=True)
     return directory
 
 
@@ -278,7 +296,7 @@ def push_to_hub(model_or_folder: nn.Module | str | Path, repo_id: str, card: str
                 commit_message: str = "Upload FP-LIIF weights") -> PushResult:
     """Upload a model, or a saved model folder, as a Hub model repo (created if needed).
 
-    Only :data:`MODEL_FILES` are uploaded, in one commit. A folder is first loaded exactly as users will
+    Only :data:`UPLOAD_FILES` are uploaded, in one commit. A folder is first loaded exactly as users will
     load it, and refused if that fails; a folder without a model card gets one written from its config.
 
     Raises:
@@ -301,7 +319,7 @@ def push_to_hub(model_or_folder: nn.Module | str | Path, repo_id: str, card: str
         (directory / CARD_NAME).write_text(card if card is not None else model_card(model.cfg))
     result = _upload(directory, repo_id, private, commit_message, token)
     result.card_written = card_written
-    result.skipped = sorted(p.name for p in directory.iterdir() if p.name not in MODEL_FILES)
+    result.skipped = sorted(p.name for p in directory.iterdir() if p.name not in UPLOAD_FILES)
     return result
 
 
@@ -327,7 +345,7 @@ def _upload(directory: Path, repo_id: str, private: bool, message: str, token: s
     try:
         repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         commit = api.upload_folder(repo_id=repo_id, folder_path=str(directory), repo_type="model",
-                                   allow_patterns=list(MODEL_FILES), commit_message=message)
+                                   allow_patterns=list(UPLOAD_FILES), commit_message=message)
     except HfHubHTTPError as e:
         status = getattr(getattr(e, "response", None), "status_code", None)
         if status == 401:

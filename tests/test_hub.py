@@ -303,3 +303,17 @@ def test_input_size_other_than_trained_warns(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "input_size": 64}))
     with pytest.warns(UserWarning, match="sets input_size 64, but these weights were trained at 32 px"):
         from_pretrained(tmp_path)
+
+
+def test_save_pretrained_replaces_the_folder_whole_and_keeps_other_files(tmp_path):
+    from conftest import tiny_model
+
+    from fpliif import save_pretrained
+
+    folder = tmp_path / "m"
+    save_pretrained(tiny_model(seed=1), folder, extra={"train_config.json": "{}\n"})
+    (folder / "notes.txt").write_text("mine")
+    save_pretrained(tiny_model(seed=2, label_names=["background", "skin", "hair"]), folder)
+    assert (folder / "notes.txt").read_text() == "mine" and (folder / "train_config.json").is_file()
+    assert from_pretrained(folder).cfg.label_names == ["background", "skin", "hair"]
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no staging folders left behind

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..hub import MODEL_FILES, parse_repo_id, push_to_hub
+from ..hub import UPLOAD_FILES, parse_repo_id, push_to_hub
 from ..text import first_few
 from . import CommandError
 from .arguments import add_command
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
               "(edit it to state the data, licence and metrics, then push again)", file=sys.stderr)
     if result.skipped:
         print(f"fpliif push: not uploaded: {first_few(result.skipped, 5)}", file=sys.stderr)
-    print(f"fpliif push: uploaded {', '.join(MODEL_FILES)} to {result.repo_url}")
+    sent = [name for name in UPLOAD_FILES if (args.model_dir / name).is_file()]
+    print(f"fpliif push: uploaded {', '.join(sent)} to {result.repo_url}")
     if result.commit_url:
         print(f"  commit: {result.commit_url}")
     pin = f" --revision {result.commit}" if result.commit else ""

@@ -292,8 +292,8 @@ class Trainer:
                        f"split, background ignored.\n\n" + validation_table(result, self.cfg.label_names))
         card = model_card(self.cfg, data=self.tc.data_note, licence=self.tc.licence, metrics=metrics,
                           command=self.tc.command())
-        save_pretrained(self.eval_model(), directory, card=card)
-        self.tc.save(directory)  # the whole recipe beside the weights: fpliif train --config train_config.json
+        recipe = json.dumps(self.tc.to_dict(), indent=2) + "\n"  # fpliif train --config train_config.json
+        save_pretrained(self.eval_model(), directory, card=card, extra={"train_config.json": recipe})
 
     def save_config(self) -> None:
         if self.dist.is_main:
