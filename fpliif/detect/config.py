@@ -1,4 +1,4 @@
-"""The detector's config: which BlazeFace network, how MediaPipe decodes it, and how a photo is tiled.
+"""The detector's config: which BlazeFace network, how MediaPipe decodes it, and how a photo is scanned (the pyramid).
 
 Saved as ``config.json`` next to ``model.safetensors`` in ``fpliif/weights/blazeface/``.
 """
