@@ -3,7 +3,8 @@
 Measured by ``python scripts/benchmark_detect.py --template ../shared/data/celebamask-mini``: the shipped
 detector (min_score 0.6, default pyramid) on the 800 celebamask-mini *train* images (512 x 512 aligned
 CelebA-HQ faces), the largest face of each, keypoints divided by 512. Found in 741 of 800 images (92.6%, median
-score 0.75); the misses are faces filling most of the frame, which BlazeFace scores lower.
+score 0.75; measured with level_ratio 3 and again with the shipped 4: the same to 4 decimals); the misses are
+faces filling most of the frame, which BlazeFace scores lower.
 
 Order as :data:`fpliif.detect.KEYPOINT_NAMES`: right eye, left eye, nose tip, mouth centre, right ear tragion,
 left ear tragion (the person's right/left; the right eye is on the viewer's left). Coordinates ``(x, y)`` in
