@@ -21,16 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .detect.template import TEMPLATE_MEAN
 from .render import OutputGrid
 
 __all__ = ["Alignment", "estimate_alignment", "TEMPLATE", "TEMPLATE_WEIGHTS"]
 
-# Where the detector's six keypoints sit in the training crops, as (u, v) in [0, 1]: the mean over the celebamask-mini
-# train faces the shipped detector finds (741 of 800; the spread is under 0.01 for the eyes, 0.02-0.03 for nose and
-# mouth). Order as fpliif.detect: the person's right eye (on the image's left), left eye, nose tip, mouth centre,
-# right ear tragion, left ear tragion.
-TEMPLATE = ((0.3791, 0.4774), (0.6253, 0.4814), (0.5006, 0.6415), (0.4990, 0.7582), (0.2602, 0.5286),
-            (0.7500, 0.5313))
+# Where the detector's six keypoints sit in the training crops, as (u, v) in [0, 1] (measured on the celebamask-mini
+# train faces: see fpliif.detect.template).
+TEMPLATE = TEMPLATE_MEAN
 # Eyes, nose and mouth fit the transform; the ears are often hidden or out of place when the head turns.
 TEMPLATE_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0)
 
