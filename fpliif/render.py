@@ -42,14 +42,19 @@ class RenderOptions:
             input* (1.0: every input-resolution pixel is exact; finer levels are bilinear). ``None``: exact
             down to every output pixel.
         chunk: queries per network call (bounds memory).
+
+    The defaults (margin 0.05, exact down to two input pixels) were measured on 6 val faces with a paper-size
+    network trained at 128 px: label maps agree with the dense decoder on 99.5% of the pixels at 256 px output
+    and 99.6% at 512 (99.8% with ``exact_px=1``), for a third of the time (0.05 s against 0.15 s at 256 px),
+    which is what keeps a 3840 x 2160 photo with four faces under 2 s on two CPU cores.
     """
 
     coarse: float = 1.0
-    margin: float = 0.1
+    margin: float = 0.05
     soft: bool = False
     tolerance: float = 0.02
     dilate: bool = False
-    exact_px: float | None = 1.0
+    exact_px: float | None = 2.0
     chunk: int = 16384
 
 
