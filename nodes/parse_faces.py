@@ -55,9 +55,9 @@ def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: in
         parser: the loaded model.
         image: ``B x H x W x C`` float in [0, 1]; every frame is parsed, one at a time.
         longest_side: output size of the longer side in pixels, aspect kept; 0 for the image's own size.
-        faces: a key of :data:`FACE_CHOICES`: ``auto`` finds the faces and parses each aligned (a portrait that
-            fills the frame, or a frame with no face found, is parsed whole), ``all faces`` and ``largest face``
-            always align, ``whole image`` parses the frame as it is (for pre-cropped faces).
+        faces: a key of :data:`FACE_CHOICES`: ``auto`` finds the faces and parses each aligned (a frame with no
+            face found is parsed whole), ``all faces`` is the same, ``largest face`` parses only the largest,
+            ``whole image`` parses the frame as it is (for pre-cropped faces).
         view: ``colours`` (the colour map blended over the photo) or ``outlines`` (class borders on the photo).
         overlay_opacity: opacity of the colours in the overlay.
         number_faces: draw each face's box and number (what Labels to Mask's ``faces`` refers to).
@@ -127,9 +127,9 @@ if io is not None:
                                  tooltip="output size of the longer side in pixels; 0: the image's own size "
                                          "(masks line up with the photo)"),
                     io.Combo.Input("faces", options=list(FACE_CHOICES), default="auto",
-                                   tooltip="auto: find the faces and parse each at full detail (a portrait that "
-                                           "fills the frame is parsed whole); all faces / largest face: always "
-                                           "per face; whole image: no face detection (pre-cropped faces)"),
+                                   tooltip="auto / all faces: find the faces and parse each at full detail (a frame "
+                                           "with no face is parsed whole); largest face: only the largest; whole "
+                                           "image: no face detection (pre-cropped faces)"),
                     io.Combo.Input("view", options=VIEWS, default=VIEWS[0],
                                    tooltip="overlay: label colours over the photo, or the borders between labels "
                                            "drawn on the photo (for checking edges)"),

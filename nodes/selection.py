@@ -1,8 +1,8 @@
 """Which pixels a node's choices select: labels minus labels, on all faces or some, frame by frame.
 
 Faces are numbered as the library numbers them (largest first, from 0) and as Parse Faces draws them on its
-overlay. A frame parsed whole (no face found, a portrait that fills the frame, or ``whole image``) counts as
-one face, number 0, covering the frame.
+overlay. A frame parsed whole (no face found, or ``whole image``) counts as one face, number 0, covering the
+frame.
 """
 
 from __future__ import annotations

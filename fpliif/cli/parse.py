@@ -49,9 +49,9 @@ outputs (in --out, mirroring the inputs' sub-folders):
   videos and animated GIF/WebP: NAME/NAME_00000_index.png, ... one set per frame;
   with --video-out overlay: NAME/NAME_overlay.mp4 at the input's frame rate
 
-faces: --faces auto (default) finds the faces and parses each aligned, painted back at the photo's size; a photo
-already framed like a face crop, or one where no face is found, is parsed whole (the summary says which).
-all/largest: always align; none: the whole image as it is (pre-cropped faces); 0,2: those faces only.
+faces: --faces auto (default; all is the same) finds the faces and parses each aligned, painted back at the
+photo's size; a photo where no face is found is parsed whole (the summary says which). largest: the largest face
+only; none: the whole image as it is (pre-cropped faces); 0,2: those faces only.
 
 safety: every file written is recorded in OUT/{MANIFEST_NAME}; an output never replaces an input or a file
 fpliif did not write (or that changed since), and files in that record are never taken as inputs.
@@ -190,7 +190,7 @@ class FaceTally:
     SHOWN = 5  # inputs named one by one in the summary; more are counted
 
     def __init__(self) -> None:
-        self.per_input: dict[Path, list[str]] = {}  # input -> per image or frame: "4", "framed" or "none"
+        self.per_input: dict[Path, list[str]] = {}  # input -> per image or frame: "4", "whole" or "none"
 
     def add(self, item: InputFile, result, frame: bool = False) -> str | None:
         """Count one result; returns a note for an image (not a frame) where no face was found."""
@@ -198,8 +198,6 @@ class FaceTally:
             kind = str(len(result.faces))
         elif result.how.startswith("no face found"):
             kind = "none"
-        elif result.how.startswith("one face filling the frame"):
-            kind = "framed"
         else:  # --faces none
             kind = "whole"
         self.per_input.setdefault(item.path, []).append(kind)
@@ -213,7 +211,7 @@ class FaceTally:
         if len(self.per_input) <= self.SHOWN:
             return ", ".join(f"{path.name} {_describe(kinds)}" for path, kinds in self.per_input.items())
         kinds = [k for ks in self.per_input.values() for k in ks]
-        faces = sum(int(k) for k in kinds if k.isdigit()) + kinds.count("framed")
+        faces = sum(int(k) for k in kinds if k.isdigit())
         counts = {k: kinds.count(k) for k in sorted(set(kinds), key=lambda k: (not k.isdigit(), k.zfill(4)))}
         spread = ", ".join(f"{_KIND_NAMES.get(k, k + ' face(s)')} x{n}" for k, n in counts.items())
         missing = [p.name for p, ks in self.per_input.items() if "none" in ks]
@@ -221,8 +219,7 @@ class FaceTally:
         return line + (f"; no face found, parsed the whole image: {first_few(missing, 5)}" if missing else "")
 
 
-_KIND_NAMES = {"none": "no face found (parsed whole)", "framed": "1 face filling the frame (parsed whole)",
-               "whole": "parsed whole"}
+_KIND_NAMES = {"none": "no face found (parsed whole)", "whole": "parsed whole"}
 
 
 def _describe(kinds: list[str]) -> str:
@@ -230,7 +227,7 @@ def _describe(kinds: list[str]) -> str:
     if len(kinds) == 1:
         named = {**_KIND_NAMES, "none": "no face found (parsed the whole image)"}
         return named.get(kinds[0], f"{kinds[0]} face(s)")
-    faces = sum(int(k) for k in kinds if k.isdigit()) + kinds.count("framed")
+    faces = sum(int(k) for k in kinds if k.isdigit())
     missing = kinds.count("none")
     return f"{faces} face(s) in {len(kinds)} frames" + (f", no face found in {missing}" if missing else "")
 
