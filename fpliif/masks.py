@@ -22,7 +22,8 @@ COMPONENTS_SIDE = 256  # connected components are found on a copy no larger than
 
 
 def grow_mask(mask: torch.Tensor, pixels: int) -> torch.Tensor:
-    """Grow (``pixels > 0``) or shrink (``pixels < 0``) a ``B x H x W`` mask by a round structuring element.
+    """Grow (``pixels > 0``) or shrink (``pixels < 0``) a ``B x H x W`` mask by a round structuring element (a
+    disc up to 3 px, an octagon beyond).
 
     Soft masks stay soft: growing is a grey dilation (max over the disc), shrinking a grey erosion (min).
     """
@@ -35,9 +36,14 @@ def grow_mask(mask: torch.Tensor, pixels: int) -> torch.Tensor:
     x = mask[:, None] if pixels > 0 else 1 - mask[:, None]
     if radius <= 3:  # small discs: one max over the disc's offsets
         grown = _dilate_with(x, disc.to(mask.device))
-    else:  # large discs: a square, as two 1-D max pools (O(r), not O(r^2); 17x faster at r = 32)
-        rows = F.max_pool2d(x, kernel_size=(1, size), stride=1, padding=(0, radius))
-        grown = F.max_pool2d(rows, kernel_size=(size, 1), stride=1, padding=(radius, 0))
+    else:  # large discs: a regular octagon, the Minkowski sum of a square and a diamond (a square alone leaves
+        # blocky corners on soft masks): the square as two 1-D max pools, the diamond one pixel at a time
+        half = round(radius * (2 ** 0.5 - 1))  # the square's half side; the diamond's radius makes up the rest
+        rows = F.max_pool2d(x, kernel_size=(1, 2 * half + 1), stride=1, padding=(0, half))
+        grown = F.max_pool2d(rows, kernel_size=(2 * half + 1, 1), stride=1, padding=(half, 0))
+        for _ in range(radius - half):
+            grown = torch.maximum(F.max_pool2d(grown, (1, 3), stride=1, padding=(0, 1)),
+                                  F.max_pool2d(grown, (3, 1), stride=1, padding=(1, 0)))
     out = grown[:, 0]
     return out if pixels > 0 else 1 - out
 

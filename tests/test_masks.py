@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from fpliif.masks import _largest_component, _largest_component_torch, feather_mask, grow_mask, largest_region
 
 
-def test_large_grow_is_a_square_dilation_done_separably():
-    mask = torch.zeros(2, 40, 50)
-    mask[0, 20, 25] = 1
+def test_large_grow_is_round_not_square():
+    mask = torch.zeros(2, 61, 61)
+    mask[0, 30, 30] = 1
     mask[1, 5:9, 3:30] = torch.rand(4, 27)
-    grown = grow_mask(mask, 7)
-    assert torch.equal(grown, F.max_pool2d(mask[:, None], 15, stride=1, padding=7)[:, 0])
-    assert grown[0].sum() == 15 * 15
-    assert torch.equal(grow_mask(grown, -7)[0], mask[0])  # shrinking by the same square undoes it here
+    grown = grow_mask(mask, 20)
+    area = grown[0].sum().item()
+    assert 0.95 * 3.1416 * 400 < area < 1.15 * 3.1416 * 400  # about a disc of radius 20 (a square: 1681)
+    assert grown[0, 30, 10] == 1 and grown[0, 30, 9] == 0  # reaches 20 px along the axes
+    assert grown[0, 30 - 15, 30 - 15] == 0  # but not 21 px along the diagonal, as a square would
+    assert grown[1].max() == mask[1].max() and grown[1].min() == 0  # grey dilation: soft values are kept
+    assert torch.equal(grow_mask(grown, -20)[0], mask[0])  # shrinking by the same shape undoes it here
 
 
 def test_grow_shrink_feather():
