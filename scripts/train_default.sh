@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The recipe of fpliif's default weights (issue 4): FP-LIIF on the CelebAMask-HQ subset, on one GPU.
+# The GPU recipe of fpliif's default weights: FP-LIIF on the CelebAMask-HQ subset, on one GPU.
 #
 # Every call does the next unfinished piece of work and stops before BUDGET_MIN minutes (default 9), so it fits
 # a machine lent in slices of under ten minutes; call it again until it prints "all done". Training resumes
 # exactly (model, optimiser, schedule, step and RNG) from RUN/last.pt, so the slices add up to one run.
 #
-#   python scripts/make_pack.py                  # once, on a machine that has ../shared/data (30.6 MiB pack/)
+#   python scripts/make_pack.py                  # once, on a machine that has the data (30.6 MiB pack/)
 #   bash scripts/train_default.sh                # repeat until "all done"; each call < BUDGET_MIN minutes
 #   BUDGET_MIN=55 bash scripts/train_default.sh  # or longer slices where the machine allows
 #   bash scripts/train_default.sh status         # what is done, what is next
@@ -48,7 +48,8 @@ non-commercial research and education only."
 # The recipe. Paper (section 4.2): Adam 5e-4, 400 epochs, batch 33, lambda 10, tau 0.5, 256 px, its augmentation,
 # x0.1 every 20 epochs. Ours: the step decay (fpliif train's default; it beat cosine by ~0.02 mean F1 on this subset,
 # docs/training.md) with its period scaled to the run (x0.1 at 1/3 and at 2/3 of the
-# run, so the later epochs still learn), EMA of the weights, bf16 autocast on the GPU, the full ground-truth grid.
+# run, so the later epochs still learn), `--augment face` (fpliif train's default: the framing FaceParser aligns
+# faces to, with flips), EMA of the weights, bf16 autocast on the GPU, the full ground-truth grid.
 SIZE=${SIZE:-256}                       # network input side (the paper's 256)
 EVAL_OUT=${EVAL_OUT:-512}               # the second output size scored from the same input
 COMMON=(--size "$SIZE" --batch-size "${BATCH:-32}" --lr 5e-4 --schedule step --lambda-edge 10
