@@ -154,7 +154,7 @@ class FaceParser:
         return self._detector
 
     def __call__(self, images, size=None, scale=None, batch_size: int = 8,
-                 faces: str | int | Sequence[int] | None = None):
+                 faces: str | int | Sequence[int] | None = None, min_face_score: float | None = None):
         """Parse one image or a list of them; returns a :class:`ParseResult` or a list of them.
 
         Args:
@@ -164,6 +164,7 @@ class FaceParser:
             batch_size: face crops (or whole images) encoded at once.
             faces: which faces (default: the parser's ``faces``): ``"auto"``, ``"all"``, ``"largest"``, ``"none"``
                 (see :data:`FACE_MODES`), or face indices (largest first) to parse only those.
+            min_face_score: detection confidence a face needs, in (0, 1) (default: the detector's own, 0.6).
         """
         _check_batch_size(batch_size)
         single = not isinstance(images, (list, tuple)) and not (
@@ -171,11 +172,12 @@ class FaceParser:
         items = [images] if single else list(images)
         results = []
         for start in range(0, len(items), batch_size):
-            results.extend(self.parse_batch(items[start:start + batch_size], size, scale, faces))
+            results.extend(self.parse_batch(items[start:start + batch_size], size, scale, faces, min_face_score))
         return results[0] if single else results
 
     def parse_frames(self, frames: Iterable, size=None, scale=None, batch_size: int = 8,
-                     faces: str | int | Sequence[int] | None = None) -> Iterator[ParseResult]:
+                     faces: str | int | Sequence[int] | None = None,
+                     min_face_score: float | None = None) -> Iterator[ParseResult]:
         """Parse a stream of frames (e.g. :class:`fpliif.video.FrameReader`), yielding one result per frame.
 
         Frames are taken ``batch_size`` at a time, so memory stays bounded for a video of any length.
@@ -183,16 +185,18 @@ class FaceParser:
         _check_batch_size(batch_size)
         frames = iter(frames)
         while batch := list(itertools.islice(frames, batch_size)):
-            yield from self.parse_batch(batch, size, scale, faces)
+            yield from self.parse_batch(batch, size, scale, faces, min_face_score)
 
     @torch.inference_mode()
-    def parse_batch(self, images: Sequence, size=None, scale=None,
-                    faces: str | int | Sequence[int] | None = None) -> list[ParseResult]:
+    def parse_batch(self, images: Sequence, size=None, scale=None, faces: str | int | Sequence[int] | None = None,
+                    min_face_score: float | None = None) -> list[ParseResult]:
         """Parse a list of images (all their face crops are encoded together)."""
         faces = self.faces if faces is None else faces
         _check_faces(faces)
+        if min_face_score is not None and not 0 < min_face_score < 1:
+            raise ValueError(f"min_face_score must lie between 0 and 1 (exclusive), got {min_face_score}")
         tensors = [to_tensor(im) for im in images]
-        plans = [self.plan(t, faces) for t in tensors]
+        plans = [self.plan(t, faces, min_face_score) for t in tensors]
         crops = [crop for plan in plans for crop in plan[1]]
         states = self.encode(torch.stack(crops)) if crops else None
         results, used = [], 0
@@ -204,13 +208,14 @@ class FaceParser:
             results.append(result)
         return results
 
-    def plan(self, image: torch.Tensor, faces) -> tuple[str, list[torch.Tensor], list]:
+    def plan(self, image: torch.Tensor, faces, min_face_score: float | None = None
+             ) -> tuple[str, list[torch.Tensor], list]:
         """What to encode for one image: ``(how, network inputs, layout)``; ``layout`` is a list of
         :class:`Face` (aligned faces) or one :class:`~fpliif.image.PadBox` (the whole image)."""
         n = self.cfg.input_size
         if faces == "none":
             return "whole image", *self._whole(image)
-        found = self.find_faces(image)
+        found = self.find_faces(image, min_face_score)
         if isinstance(faces, (int, np.integer)) or not isinstance(faces, str):
             wanted = [int(faces)] if isinstance(faces, (int, np.integer)) else [int(i) for i in faces]
             missing = [i for i in wanted if not 0 <= i < len(found)]

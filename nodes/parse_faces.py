@@ -48,7 +48,8 @@ class ParseOutputs(NamedTuple):
 
 
 def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: int = 0, faces: str = "auto",
-                view: str = VIEWS[0], overlay_opacity: float = 0.5, number_faces: bool = True) -> ParseOutputs:
+                view: str = VIEWS[0], overlay_opacity: float = 0.5, number_faces: bool = True,
+                min_face_score: float = 0.6) -> ParseOutputs:
     """Parse each frame of a ComfyUI IMAGE.
 
     Args:
@@ -61,6 +62,7 @@ def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: in
         view: ``colours`` (the colour map blended over the photo) or ``outlines`` (class borders on the photo).
         overlay_opacity: opacity of the colours in the overlay.
         number_faces: draw each face's box and number (what Labels to Mask's ``faces`` refers to).
+        min_face_score: detection confidence a face needs, in (0, 1).
     """
     if faces not in FACE_CHOICES:
         raise ValueError(f"faces must be one of {list(FACE_CHOICES)}, got {faces!r}")
@@ -72,7 +74,7 @@ def parse_faces(parser: fpliif.FaceParser, image: torch.Tensor, longest_side: in
     results, overlays, colors = [], [], []
     for frame in frames:
         check_interrupted()
-        result = parser(frame, size=size, faces=FACE_CHOICES[faces])
+        result = parser(frame, size=size, faces=FACE_CHOICES[faces], min_face_score=min_face_score)
         result.image = frame  # a view of the IMAGE ComfyUI holds anyway, not the library's float copy
         picture = result.overlay(overlay_opacity) if view == "colours" else result.outline(_line_width(result))
         overlays.append(demo.mark_faces(picture, result) if number_faces else picture)
@@ -138,6 +140,9 @@ if io is not None:
                     io.Boolean.Input("number_faces", default=True,
                                      tooltip="draw each face's box and number on the overlay: the numbers that "
                                              "Labels to Mask's 'faces' takes"),
+                    io.Float.Input("min_face_score", default=0.6, min=0.05, max=0.95, step=0.05,
+                                   tooltip="detection confidence a face needs: lower it when a face is missed, "
+                                           "raise it when something that is not a face gets parsed"),
                 ],
                 outputs=[
                     PARSING_TYPE.Output(display_name="parsing",
@@ -156,7 +161,8 @@ if io is not None:
 
         @classmethod
         def execute(cls, model, image, longest_side: int, faces: str, view: str, overlay_opacity: float,
-                    number_faces: bool) -> io.NodeOutput:
-            out = parse_faces(model, image, longest_side, faces, view, overlay_opacity, number_faces)
+                    number_faces: bool, min_face_score: float = 0.6) -> io.NodeOutput:
+            out = parse_faces(model, image, longest_side, faces, view, overlay_opacity, number_faces,
+                              min_face_score)
             counts = [len(r.faces) for r in out.parsing.results]
             return io.NodeOutput(*out, ui={"fpliif_legend": label_legend(out.parsing), "fpliif_faces": counts})

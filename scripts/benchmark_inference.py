@@ -1,13 +1,17 @@
-"""Benchmark FP-LIIF inference (fast and dense rendering) and write a Markdown report (docs/benchmark.md).
+"""Benchmark FP-LIIF inference on the CPU and write a Markdown report (docs/benchmark.md).
 
-Every measurement runs in its own subprocess, so peak memory (``ru_maxrss``) belongs to that one size.
+Through the public API, batch 1, ``faces="none"`` on an aligned validation face: per output size, the parser call
+(input resize and encoder), the label map (``result.label_map()``, fast renderer and, up to ``--dense-max``, the
+dense decoder) and one soft mask of the same result (``result.mask("hair", soft=True)``); then the fast path
+against dense on validation faces (same labels; largest probability difference of the soft path). Every
+measurement runs in its own subprocess, so peak memory (``ru_maxrss``) belongs to that one size.
 
-    python scripts/benchmark_inference.py                      # default weights (or the paper's net, random)
+    python scripts/benchmark_inference.py                      # the shipped weights
     python scripts/benchmark_inference.py --model path/to/model --model random:fpliif --images 8
-    python scripts/benchmark_inference.py --quick               # a smoke run: small sizes, 1 repeat
+    python scripts/benchmark_inference.py --quick --out /tmp/bench.md   # a smoke run: small sizes, 1 repeat
 
-Model specs: a pretrained name (default: the default pretrained weights), a model folder or Hub id, or
-``random:<registry name>``.
+Model specs: a pretrained name (default: the shipped weights, ``fpliif.pretrained.DEFAULT_PRETRAINED``), a
+model folder or Hub id, or ``random:<registry name>``.
 Agreement with the dense decoder is only meaningful for trained weights; random weights give noise labels.
 """
 
@@ -98,15 +102,16 @@ def resolve_specs(models: list[str]) -> list[tuple[str, str]]:
 
 
 def bench_model(args, spec: str, note: str, image: str) -> dict:
-    """CPU timings per size (fast-soft, fast, and dense up to ``--dense-max``) and agreement with dense."""
+    """CPU timings per size (fast, and dense up to ``--dense-max``) and agreement with dense."""
     rows = []
     for size in args.sizes:
-        for mode in ("fast-soft", "fast", "dense"):
+        for mode in ("fast", "dense"):
             if mode == "dense" and size > args.dense_max:
                 continue
             repeats = args.repeats if size <= 512 else max(1, args.repeats // 2)
             print(f"  {spec} {mode} {size}px ...", flush=True)
-            res = run_worker(args, "time", spec=spec, size=size, mode=mode, image=image, repeats=repeats)
+            res = run_worker(args, "time", spec=spec, size=size, mode=mode, image=image, repeats=repeats,
+                             mask=mode == "fast")
             rows.append({"size": size, "mode": mode, **res})
     agreement = None
     if args.images and not spec.startswith("random:"):  # random weights: noise labels, agreement says nothing
@@ -125,9 +130,18 @@ def sample_image(data: Path) -> str:
     return str(ROOT / "examples" / "astronaut.png")
 
 
+def _image_size(image: str) -> list[int]:
+    """``[H, W]`` of the timed image."""
+    from fpliif.image import image_size
+
+    return list(image_size(image))
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", help="model spec (repeatable); default: the default weights")
+    p.add_argument("--model", action="append",
+                   help="model spec (repeatable): a pretrained name, a model folder or Hub id, or random:<name>; "
+                   f"default: the shipped weights ({DEFAULT_PRETRAINED})")
     p.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
     p.add_argument("--dense-max", type=int, default=512, help="time the dense path up to this size")
     p.add_argument("--agree-sizes", type=int, nargs="+", default=[256, 512, 1024])
@@ -137,7 +151,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--no-compare", action="store_true", help="skip the SegFormer comparison")
     p.add_argument("--no-gpu", action="store_true")
-    p.add_argument("--quick", action="store_true", help="smoke run: 64/128 px, 1 repeat, 1 image")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 64/128 px, 1 repeat, 1 image, SegFormer-B0 only")
     p.add_argument("--note", action="append", default=[], help="a paragraph to add under the machine table")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmark.md")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -154,8 +169,8 @@ def main(argv=None) -> int:
         worker_main(args.worker)
         return 0
     image = sample_image(args.data)
-    report = {"machine": machine_info(args.threads), "image": image, "models": [], "compare": [], "gpu": [],
-              "notes": args.note}
+    report = {"machine": machine_info(args.threads), "image": image, "image_size": _image_size(image),
+              "models": [], "compare": [], "gpu": [], "notes": args.note}
     for spec, note in resolve_specs(args.model):
         print(f"benchmarking {spec} ({note})", flush=True)
         report["models"].append(bench_model(args, spec, note, image))
@@ -163,7 +178,8 @@ def main(argv=None) -> int:
         report["compare"] = compare_segformer(args)
     if torch.cuda.is_available() and not args.no_gpu:
         for spec, _ in resolve_specs(args.model):
-            report["gpu"].append({"spec": spec, "rows": run_worker(args, "gpu", spec=spec)["rows"]})
+            res = run_worker(args, "gpu", spec=spec, **({"repeats": 2, "sizes": [64, 128]} if args.quick else {}))
+            report["gpu"].append({"spec": spec, **res})
     report["machine"]["load average at end (1 min)"] = f"{os.getloadavg()[0]:.1f}"
     write_report(report, args.out)
     print(f"wrote {args.out}")
@@ -177,7 +193,7 @@ def compare_segformer(args) -> list[dict]:
     except ImportError:
         return [{"name": "SegFormer", "error": "transformers not installed (pip install transformers)"}]
     rows = []
-    for variant in ("b0", "b5"):
+    for variant in ("b0",) if args.quick else ("b0", "b5"):
         print(f"  segformer-{variant} ...", flush=True)
         repeats = max(1, args.repeats // 2) if variant == "b5" else args.repeats
         rows.append({"name": f"SegFormer-{variant.upper()}", **run_worker(args, "segformer", variant=variant,

@@ -134,6 +134,8 @@ def test_faces_are_found_numbered_and_selected(parser, group):
         labels_to_mask(out.parsing, "hair", faces="left one")
     only = parse_faces(parser, group, faces="largest face").parsing[0]
     assert len(only.faces) == 1
+    sure = parse_faces(parser, group, min_face_score=0.95).parsing[0]  # the detector's threshold, per run
+    assert len(sure.faces) == sum(f["score"] >= 0.95 for f in faces) < 3
 
 
 def test_segs_for_impact_pack_detailers(parser, group):

@@ -243,3 +243,12 @@ def test_no_face_falls_back_to_the_whole_image():
         result.mask("hair", face=0)
     with pytest.raises(ValueError, match="faces must be one of"):
         parser(np.zeros((8, 8, 3), dtype=np.uint8), faces="everyone")
+
+
+def test_min_face_score_is_per_call(scene):
+    parser = FaceParser(tiny_model(), device="cpu")
+    scores = sorted(f.score for f in parser(scene).faces)
+    assert len(parser(scene, min_face_score=(scores[0] + scores[1]) / 2).faces) == 1  # the less sure face dropped
+    assert len(parser(scene).faces) == 2  # the threshold was this call's only
+    with pytest.raises(ValueError, match="min_face_score must lie between 0 and 1"):
+        parser(scene, min_face_score=1.5)
