@@ -164,7 +164,7 @@ def locate_model(
 
     Args:
         name_or_path: ``None`` (the default pretrained weights), a pretrained name such as
-            ``"fpliif-small.celebamask-hq"`` (``"default"`` is an alias), a model folder, a ``.safetensors``
+            ``"fpliif.celebamask-hq"`` (``"default"`` is an alias), a model folder, a ``.safetensors``
             file, or a Hub repo id ``"user/name"`` / ``"user/name@revision"``.
         revision: Hub branch, tag or commit (or give it after ``@``); pin a commit for reproducible results.
         cache_dir: Hub cache folder (default: the standard ``HF_HUB_CACHE``).

@@ -60,7 +60,7 @@ def load_parser(model: str = fpliif.DEFAULT_PRETRAINED, repo_id: str = "", devic
     """A cached :class:`fpliif.FaceParser` for the node's choices.
 
     Args:
-        model: pretrained weights (e.g. ``"fpliif-small.celebamask-hq"``) or a ``.safetensors`` path relative to
+        model: pretrained weights (e.g. ``"fpliif.celebamask-hq"``) or a ``.safetensors`` path relative to
             a ``face_parsing`` folder.
         repo_id: a Hugging Face repo id (``user/name`` or ``user/name@revision``); overrides ``model`` if given.
         device: ``auto`` (ComfyUI's device), ``cpu``, ``cuda`` or ``mps``.
