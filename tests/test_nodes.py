@@ -276,7 +276,9 @@ def test_other_packs_models_are_not_listed(model_folder, tmp_path):
     (other / "model.safetensors").write_bytes(b"x")
     (other / "config.json").write_text('{"model_type": "segformer", "num_labels": 19}')
     (tmp_path / "loose.safetensors").write_bytes(b"x")  # no config: listed, loading explains the fix
-    assert model_choices([tmp_path]) == [*fpliif.list_models(pretrained=True), "loose.safetensors"]
+    choices = model_choices([tmp_path])
+    assert choices[0] == fpliif.DEFAULT_PRETRAINED  # the default first: what a new node shows
+    assert sorted(choices[:-1]) == fpliif.list_models(pretrained=True) and choices[-1] == "loose.safetensors"
 
 
 def test_library_and_nodes_import_without_hosts():
