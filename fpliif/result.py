@@ -32,10 +32,11 @@ TILE = 1024  # output pixels per tile side: 19 classes x 1024^2 float32 logits =
 NO_OWNER = 255
 EDGE_BAND = 0.05  # a face's weight fades to 0 over this outer part of its crop (in [-1, 1] units)
 # Soft masks are rendered exactly down to half an input pixel wherever a probability changes across a cell.
-# Measured on the astronaut with the interim weights (128 px input), largest probability error against the dense
-# decoder: 0.05 at 256 px output (0.19 with the label renderer's one input pixel), 0.07 at 1024 px (0.08), for
-# 0.47 s and 0.56 s on one CPU thread (0.12 s and 0.19 s): exact to a few percent, at a cost that does not grow
-# with the output size.
+# Measured on the astronaut with the small weights (fpliif-small.celebamask-hq, 128 px input), largest
+# probability error against the dense decoder: 0.05 at 256 px output (0.19 with the label renderer's one input
+# pixel), 0.07 at 1024 px (0.08), for 0.47 s and 0.56 s on one CPU thread (0.12 s and 0.19 s): exact to a few
+# percent, at a cost that does not grow with the output size. With the paper's network (the default weights) a
+# soft mask takes about 1 s on two threads (docs/benchmark.md).
 SOFT_EXACT_PX = 0.5
 
 
