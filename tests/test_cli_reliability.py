@@ -143,7 +143,19 @@ def test_a_failed_write_leaves_no_file_of_that_input(photos, tmp_path, tiny_mode
     assert not list(out.glob(".*.tmp"))
 
 
-def test_sigterm_cleans_up_and_exits_143(photos, tmp_path, tiny_model_dir, capsys, monkeypatch):
+@pytest.fixture
+def keep_sigchld():
+    """Termination resets SIGCHLD to the default for the exit (see fpliif.cli._terminated); put it back for the
+    tests that follow in this process."""
+    if not hasattr(signal, "SIGCHLD"):  # Windows
+        yield
+        return
+    previous = signal.getsignal(signal.SIGCHLD)
+    yield
+    signal.signal(signal.SIGCHLD, previous)
+
+
+def test_sigterm_cleans_up_and_exits_143(photos, tmp_path, tiny_model_dir, capsys, monkeypatch, keep_sigchld):
     from fpliif.cli import parse as parse_command
 
     def killed(*args, **kwargs):
@@ -273,3 +285,47 @@ def test_other_commands_check_their_numbers_too(argv, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and argv[-2] in err and len(err.strip().splitlines()) == 1
+
+
+def test_sigterm_that_killed_a_data_loader_worker_exits_143(photos, tmp_path, tiny_model_dir, capsys, monkeypatch,
+                                                          keep_sigchld):
+    """A SIGTERM to the whole process group (Slurm, docker stop) can reach a data-loader worker before the main
+    process handles its own; PyTorch then raises this error (torch/csrc/DataLoader.cpp), which means termination."""
+    from fpliif.cli import parse as parse_command
+
+    def worker_killed(*args, **kwargs):
+        raise RuntimeError("DataLoader worker (pid 4242) is killed by signal: Terminated. ")
+
+    monkeypatch.setattr(parse_command, "parse_all", worker_killed)
+    assert parse(photos, "--out", tmp_path / "out", model_dir=tiny_model_dir) == 143
+    err = capsys.readouterr().err
+    assert "terminated" in err and "error" not in err
+    if hasattr(signal, "SIGCHLD"):
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL  # no second report from PyTorch's clean-up
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_processes_forked_during_a_command_keep_the_default_sigterm():
+    from fpliif.cli import _sigterm_raises
+
+    with _sigterm_raises():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: a data-loader worker would be here
+            os.write(write, b"1" if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read, 1) == b"1"
+        os.close(read), os.close(write)
+
+
+def test_other_runtime_errors_stay_errors(photos, tmp_path, tiny_model_dir, capsys, monkeypatch):
+    from fpliif.cli import parse as parse_command
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("DataLoader worker (pid 1) exited unexpectedly with exit code 1")
+
+    monkeypatch.setattr(parse_command, "parse_all", fails)
+    assert parse(photos, "--out", tmp_path / "out", model_dir=tiny_model_dir) == 1
+    assert "error: DataLoader worker (pid 1) exited unexpectedly" in capsys.readouterr().err

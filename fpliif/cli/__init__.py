@@ -96,17 +96,34 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
     except Terminated:
-        print(f"{name}: terminated", file=sys.stderr)
-        return 143
+        return _terminated(name)
     except (CommandError, FileNotFoundError, ValueError, KeyError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"{name}: error: {message}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 (the last resort: a line, not a traceback)
+        if _worker_terminated(e):
+            return _terminated(name)
         if os.environ.get("FPLIIF_DEBUG"):
             raise
         print(f"{name}: error: {e} ({type(e).__name__}; FPLIIF_DEBUG=1 shows where)", file=sys.stderr)
         return 1
+
+
+def _terminated(name: str) -> int:
+    print(f"{name}: terminated", file=sys.stderr)
+    if hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread():
+        # PyTorch's SIGCHLD handler would report the workers that the same SIGTERM killed again, as a traceback
+        # from the data-loader iterator's clean-up ("Exception ignored in ... __del__")
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    return 143
+
+
+def _worker_terminated(error: Exception) -> bool:
+    """PyTorch's error when a data-loader worker died of SIGTERM: a SIGTERM sent to the whole process group (Slurm,
+    ``docker stop``, ``kill -- -PGID``) can reach a worker before the main process handles its own."""
+    text = str(error)
+    return isinstance(error, RuntimeError) and "DataLoader worker" in text and "killed by signal: Terminated" in text
 
 
 def _warning_printer(command: str):
@@ -132,6 +149,17 @@ class _sigterm_raises:  # noqa: N801 (a context manager used like a function)
     def __exit__(self, *exc) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGTERM, self.previous)
+
+
+def _default_sigterm_in_child() -> None:
+    """A process forked while a command runs (a data-loader worker) dies of SIGTERM as usual; only the main process
+    turns it into :class:`Terminated` (and reports a worker's death by SIGTERM as termination, not as an error)."""
+    if signal.getsignal(signal.SIGTERM) is _sigterm_raises._raise:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
 
 
 if __name__ == "__main__":
