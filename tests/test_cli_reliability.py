@@ -315,9 +315,11 @@ def test_processes_forked_during_a_command_keep_the_default_sigterm():
         if pid == 0:  # the child: a data-loader worker would be here
             os.write(write, b"1" if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL else b"0")
             os._exit(0)
+        os.close(write)
         os.waitpid(pid, 0)
-        assert os.read(read, 1) == b"1"
-        os.close(read), os.close(write)
+        child_has_default = os.read(read, 1) == b"1"
+        os.close(read)
+        assert child_has_default
 
 
 def test_other_runtime_errors_stay_errors(photos, tmp_path, tiny_model_dir, capsys, monkeypatch):
