@@ -103,8 +103,13 @@ def evaluate_dataset(
 
     names = list(model.cfg.label_names)
     out = output_size or size
-    dataset = data if isinstance(data, Dataset) else open_dataset(
-        data, split=split, size=size, mask_size=out, label_names=names, layout=layout)
+    if isinstance(data, Dataset):
+        dataset = data
+    else:
+        dataset = open_dataset(data, split=split, size=size, mask_size=out, label_names=names, layout=layout)
+        if out != size:  # the input-size rows against masks resized once from their own size, not twice via `out`
+            dataset = _WithMaskAtInputSize(dataset, open_dataset(
+                data, split=split, size=size, label_names=names, layout=layout))
     if limit is not None:
         dataset = Subset(dataset, range(min(limit, len(dataset))))
     device = resolve_device(device) if device is not None else next(model.parameters()).device
@@ -118,7 +123,10 @@ def evaluate_dataset(
     for batch in _progress(loader, progress, len(dataset)):
         state = model.encode(batch["image"].to(device, dtype))
         gt_out = batch["mask"]
-        gt = gt_out if out == size else _nearest(gt_out, size)
+        if out == size:
+            gt = gt_out
+        else:
+            gt = batch["mask_at_input_size"] if "mask_at_input_size" in batch else _nearest(gt_out, size)
         for label, (side, at_input_size) in settings.items():
             logits = predict_logits(model, state, side)
             if at_input_size and side != size:
@@ -128,6 +136,19 @@ def evaluate_dataset(
     rows = {label: m.scores(names, ignore) for label, m in matrices.items()}
     return EvalReport(rows, data=str(data) if not isinstance(data, Dataset) else type(data).__name__,
                       split=split, num_images=len(dataset), input_size=size)
+
+
+class _WithMaskAtInputSize(Dataset):
+    """Items of ``dataset`` (masks at the output size) with ``mask_at_input_size`` from ``at_input_size``."""
+
+    def __init__(self, dataset: Dataset, at_input_size: Dataset):
+        self.dataset, self.at_input_size = dataset, at_input_size
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        return {**self.dataset[index], "mask_at_input_size": self.at_input_size[index]["mask"]}
 
 
 def _nearest(mask: torch.Tensor, side: int) -> torch.Tensor:

@@ -62,6 +62,19 @@ def test_perfect_model_scores_one_in_every_row(tmp_path):
     assert d["rows"]["64"]["f1"]["skin"] == 1.0 and d["rows"]["64"]["f1"]["hair"] is None
 
 
+def test_input_size_row_does_not_depend_on_output_size(tmp_path):
+    # A 64-px mask with skin only in columns 4j+2: resized nearest straight to 16 it is all skin; through 32 first
+    # (columns 2i+1, then 2j+1) it would have none. The 16-px row must score the same with any --output-size.
+    root = _red_left_half(tmp_path / "d", count=2, side=16, mask_side=64)
+    for i in range(2):
+        Image.fromarray(np.full((16, 16, 3), 255, np.uint8)).save(root / "images" / f"{i}.png")
+        mask = np.zeros((64, 64), np.uint8)
+        mask[:, 2::4] = 1
+        Image.fromarray(mask).save(root / "masks" / f"{i}.png")
+    rows = [evaluate_dataset(RedIsSkin(), root, split=None, size=16, output_size=out).rows["16"] for out in (16, 32)]
+    assert rows[0].f1[1] == rows[1].f1[1] == 1.0
+
+
 def test_wrong_model_scores_zero(tmp_path):
     class Inverted(RedIsSkin):
         def encode(self, images):
