@@ -7,7 +7,16 @@ import math
 import pytest
 import torch
 
-from fpliif.train import LRSchedule, label_edges, parsing_loss, partial_label_loss, pixel_losses, sample_queries
+from fpliif.train import (
+    LRSchedule,
+    TrainConfig,
+    dice_loss,
+    label_edges,
+    parsing_loss,
+    partial_label_loss,
+    pixel_losses,
+    sample_queries,
+)
 
 
 def halves() -> torch.Tensor:
@@ -69,6 +78,49 @@ def test_edge_term_averages_over_edge_pixels_only():
     assert out["ce"].item() == pytest.approx(per_pixel.mean().item(), rel=1e-6)
     assert out["edge"].item() == pytest.approx(edge.item(), rel=1e-6)
     assert out["loss"].item() == pytest.approx(per_pixel.mean().item() + 10 * edge.item(), rel=1e-6)
+
+
+def confident(mask: torch.Tensor, k: int) -> torch.Tensor:
+    """Logits that put (almost) all probability on ``mask``'s class at every position (class 0 where >= k)."""
+    m = torch.where(mask < k, mask, torch.zeros_like(mask))
+    return torch.nn.functional.one_hot(m, k).movedim(-1, 1).float() * 40.0
+
+
+def test_dice_is_zero_for_a_perfect_prediction_and_weighs_a_tiny_class_like_a_big_one():
+    mask = torch.ones(1, 100, dtype=torch.long)
+    mask[0, 0] = 2  # one pixel of a rare class
+    assert dice_loss(confident(mask, 3), mask).item() == pytest.approx(0.0, abs=1e-6)
+    missed = confident(torch.ones_like(mask), 3)  # the rare pixel called class 1
+    # class 1: 2*99 / (100 + 99); class 2: eps / (1 + eps) with eps 1. Cross-entropy would barely notice.
+    expected = 1 - (2 * 99 / 199 + 0.5) / 2
+    assert dice_loss(missed, mask).item() == pytest.approx(expected, rel=1e-4)
+    ce = torch.nn.functional.cross_entropy(missed, mask)
+    assert dice_loss(missed, mask).item() > 2 * ce.item() / 100  # the miss costs ~1/4, not 1/100 of a pixel loss
+
+
+def test_dice_leaves_out_ignored_partial_and_unannotated_positions():
+    mask = torch.tensor([[1, 1, 255, 254], [2, 2, 2, 2]])
+    logits = confident(torch.tensor([[1, 1, 2, 2], [2, 2, 1, 1]]), 3)
+    annotated = torch.tensor([[True, True, True], [True, False, True]])
+    # sample 1 does not annotate class 1, so its two "class 1" predictions are no false positives of class 1;
+    # sample 0's ignored and partial positions do not count either. Class 1 is perfect; class 2: 2*2 / (4 + 2).
+    got = dice_loss(logits, mask, annotated).item()
+    assert got == pytest.approx(1 - (1.0 + (2 * 2 + 1) / (4 + 2 + 1)) / 2, rel=1e-4)
+    assert dice_loss(logits, torch.full_like(mask, 255)).item() == 0.0
+
+
+def test_dice_term_is_off_by_default_and_added_with_its_weight():
+    torch.manual_seed(0)
+    logits, mask = torch.randn(2, 3, 4, 4, requires_grad=True), torch.randint(0, 3, (2, 4, 4))
+    plain = parsing_loss(logits, mask)
+    assert "dice" not in plain
+    both = parsing_loss(logits, mask, lambda_dice=2.0)
+    assert both["dice"].item() == pytest.approx(dice_loss(logits, mask, temperature=0.5).item(), rel=1e-6)
+    assert both["loss"].item() == pytest.approx(plain["loss"].item() + 2 * both["dice"].item(), rel=1e-6)
+    both["loss"].backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="lambda_dice"):
+        TrainConfig(lambda_dice=-1)
 
 
 def test_loss_on_sampled_points_needs_edges():

@@ -99,17 +99,18 @@ def test_run_recipe_is_saved_and_replayable(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "--data", str(data), "--labels", ",".join(NAMES), "--size", "32", "--label-size", "64",
             "--augment", "none", "--model", "fpliif-small", "--epochs", "1", "--batch-size", "3", "--workers", "0",
-            "--sample-points", "200", "--out", str(run)]
+            "--sample-points", "200", "--lambda-dice", "1", "--out", str(run)]
     assert main(args) == 0
     saved = TrainConfig.load(run)
     assert (saved.input_size, saved.label_size, saved.augment, saved.sample_points) == (32, 64, "none", 200)
+    assert saved.lambda_dice == 1 and " dice " in (run / "train.log").read_text()
     assert TrainConfig.load(run / "best" / "train_config.json") == saved  # the recipe travels with the weights
     # the card's command is the same recipe
     from fpliif.cli import build_parser
     from fpliif.cli.train import config_values
 
     command = saved.command()
-    assert "--size 32 --label-size 64" in command and "--max-steps" not in command
+    assert "--size 32 --label-size 64" in command and "--lambda-dice 1" in command and "--max-steps" not in command
     parsed = config_values(build_parser().parse_args(command.split()[1:]))
     assert TrainConfig(**parsed) == replace(saved, workers=-1, data_note="")  # the machine's part is left out
     # --config replays it, flags override

@@ -63,6 +63,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--warmup-epochs", type=float, default=None, help="cosine/constant warmup (default 1)")
     o.add_argument("--decay-epochs", type=int, default=None, help="step schedule period (default 20)")
     o.add_argument("--lambda-edge", type=float, default=None, help="edge-loss weight (default 10; paper LaPa 40)")
+    o.add_argument("--lambda-dice", type=float, default=None,
+                   help="weight of a soft Dice term that weighs rare classes like common ones (default 0: the paper)")
     o.add_argument("--sample-points", type=int, default=None,
                    help="query N pixels per image (edges first) instead of the full grid; cuts CPU time")
     o.add_argument("--weight-decay", type=float, default=None)

@@ -53,6 +53,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 0.0  # max gradient norm; 0 turns it off
     lambda_edge: float = 10.0  # paper: 10 CelebAMask-HQ, 40 LaPa
+    lambda_dice: float = 0.0  # soft Dice over the classes in a batch (fpliif.train.losses.dice_loss); 0 = paper
     sample_points: int = 0  # queries per image (half on edges); 0 = the full label grid, as in the paper
     ema: bool = False
     ema_decay: float = 0.999
@@ -88,6 +89,9 @@ class TrainConfig:
         for name in ("lr", "ema_decay"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("lambda_edge", "lambda_dice", "weight_decay", "grad_clip"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.workers < -1 or self.sample_points < 0 or self.max_steps < 0 or self.max_minutes < 0:
             raise ValueError("sample_points, max_steps and max_minutes must be >= 0, workers >= -1 (auto)")
         if not self.checkpoint_minutes >= 0:

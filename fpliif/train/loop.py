@@ -130,7 +130,7 @@ class Trainer:
             else:
                 logits, weight = self.net(images, tuple(mask.shape[-2:])), None
         losses = parsing_loss(logits.float(), mask, annotated, self.cfg.temperature, self.tc.lambda_edge,
-                              edges, weight)
+                              edges, weight, self.tc.lambda_dice)
         self.optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         if self.tc.grad_clip > 0:
@@ -193,6 +193,8 @@ class Trainer:
     def _log_train(self, window: list[dict], images_per_second: float, bar) -> None:
         row = {"step": self.step, "loss": sum(w["loss"] for w in window) / len(window),
                "ce": window[-1]["ce"], "edge": window[-1]["edge"], "lr": window[-1]["lr"]}
+        if "dice" in window[-1]:
+            row["dice"] = window[-1]["dice"]
         self.history["train"].append(row)
         self.report.train_row(self.epoch + 1, row, images_per_second, bar)
 
@@ -265,9 +267,9 @@ class Trainer:
         lines = [f"run folder {self.out_dir}; model {self.cfg.model_type} ({n / 1e6:.2f} M parameters, "
                  f"{self.cfg.num_classes} classes) on {self.device} x{self.dist.world_size}",
                  f"{self.steps_per_epoch} steps/epoch of {c.batch_size} images per process; epochs {c.epochs}; "
-                 f"lr {c.lr} ({c.schedule}); lambda_edge {c.lambda_edge}; tau {self.cfg.temperature}; input "
-                 f"{self.cfg.input_size} px, labels {c.mask_size} px; augment {c.augment}; query points "
-                 f"{c.sample_points or 'full grid'}; ema {c.ema}; amp {c.amp}"]
+                 f"lr {c.lr} ({c.schedule}); lambda_edge {c.lambda_edge}; lambda_dice {c.lambda_dice}; "
+                 f"tau {self.cfg.temperature}; input {self.cfg.input_size} px, labels {c.mask_size} px; "
+                 f"augment {c.augment}; query points {c.sample_points or 'full grid'}; ema {c.ema}; amp {c.amp}"]
         if c.sample_points and not self.use_points:
             lines.append("this model has no encode/query methods: --sample-points ignored, training on the full grid")
         return lines

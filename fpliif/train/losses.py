@@ -1,4 +1,5 @@
-"""The training objective (paper section 3.4): cross-entropy plus lambda times the edge-aware cross-entropy.
+"""The training objective (paper section 3.4): cross-entropy plus lambda times the edge-aware cross-entropy,
+and optionally a soft Dice term, which weighs every class present in a batch equally, as the mean F1 does.
 
 Masks hold class ids, with two special values:
 
@@ -19,9 +20,8 @@ from ..labels import NOT_ANNOTATED
 
 __all__ = [
     "label_edges", "pixel_losses", "partial_label_loss",
-    "edge_aware_loss", "parsing_loss",
+    "edge_aware_loss", "dice_loss", "parsing_loss",
 ]
-
 
 
 def label_edges(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
@@ -98,6 +98,53 @@ def edge_aware_loss(loss: torch.Tensor, valid: torch.Tensor, edges: torch.Tensor
     return _weighted_mean(loss, valid & edges, None)
 
 
+def dice_loss(
+    logits: torch.Tensor,
+    mask: torch.Tensor,
+    annotated: torch.Tensor | None = None,
+    temperature: float = 1.0,
+    weight: torch.Tensor | None = None,
+    eps: float = 1.0,
+) -> torch.Tensor:
+    """``1 - mean soft Dice`` over the classes present in the batch: the soft form of the mean F1.
+
+    Sums run over the whole batch (the F1 of the metric is over a whole set, too), over labelled positions of the
+    samples that annotate the class, so partial masks neither reward nor punish a class they do not label.
+    Classes absent from the batch are left out: their false positives are the cross-entropy's to punish. A class
+    with few pixels pulls as hard as skin does, which is what the rare classes (eyeglasses, hat, earrings,
+    necklace) need.
+
+    Args:
+        logits: ``B x K x *`` raw logits; divided by ``temperature`` here.
+        mask: ``B x *`` class ids (255 ignored, 254 partial: both left out).
+        annotated: ``B x K`` bool classes labelled per sample (``None``: all).
+        temperature: softmax temperature tau.
+        weight: ``B x *`` per-position weight (importance weights of sampled points), so sums estimate full grids.
+        eps: smoothing added to numerator and denominator.
+
+    Returns:
+        Scalar loss in ``[0, 1]``; 0 when the batch holds no labelled position.
+    """
+    b, k = logits.shape[:2]
+    z = logits.float().reshape(b, k, -1) / temperature
+    m = mask.reshape(b, -1)
+    labelled = m < k
+    w = labelled.float() if weight is None else labelled.float() * weight.reshape(b, -1).float()
+    prob = z.softmax(1)  # B x K x N
+    onehot = F.one_hot(torch.where(labelled, m, torch.zeros_like(m)), k).permute(0, 2, 1).float()
+    per_class = w.unsqueeze(1)  # B x 1 x N
+    if annotated is not None:
+        per_class = per_class * annotated.float().unsqueeze(-1)  # B x K x N
+    inter = (prob * onehot * per_class).sum((0, 2))
+    pred = (prob * per_class).sum((0, 2))
+    true = (onehot * per_class).sum((0, 2))
+    present = true > 0
+    if not bool(present.any()):
+        return z.sum() * 0.0
+    dice = (2 * inter + eps) / (pred + true + eps)
+    return 1 - dice[present].mean()
+
+
 def parsing_loss(
     logits: torch.Tensor,
     mask: torch.Tensor,
@@ -106,8 +153,9 @@ def parsing_loss(
     lambda_edge: float = 10.0,
     edges: torch.Tensor | None = None,
     weight: torch.Tensor | None = None,
+    lambda_dice: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """``L = L_cce + lambda * L_e_cce`` (paper eq. 3), with partial labels.
+    """``L = L_cce + lambda * L_e_cce`` (paper eq. 3), with partial labels, plus ``lambda_dice * L_dice``.
 
     Args:
         logits: ``B x K x H x W`` or ``B x K x N`` raw logits.
@@ -117,9 +165,10 @@ def parsing_loss(
         lambda_edge: weight of the edge term (paper: 10 CelebAMask-HQ, 40 LaPa).
         edges: ``B x *`` bool edge map; computed from ``mask`` when it is a 2-D grid and this is ``None``.
         weight: ``B x *`` per-position weight for the plain term (importance weights of sampled points).
+        lambda_dice: weight of the soft Dice term (:func:`dice_loss`); 0, the paper's objective, leaves it out.
 
     Returns:
-        Dict with ``loss`` (to backpropagate), ``ce`` and ``edge`` (detached parts).
+        Dict with ``loss`` (to backpropagate), ``ce`` and ``edge`` (detached parts), and ``dice`` when it is on.
     """
     if edges is None:
         if mask.dim() != 3:
@@ -128,4 +177,8 @@ def parsing_loss(
     loss, valid = pixel_losses(logits, mask, annotated, temperature)
     ce = _weighted_mean(loss, valid, weight)
     edge = edge_aware_loss(loss, valid, edges)
-    return {"loss": ce + lambda_edge * edge, "ce": ce.detach(), "edge": edge.detach()}
+    parts = {"loss": ce + lambda_edge * edge, "ce": ce.detach(), "edge": edge.detach()}
+    if lambda_dice > 0:
+        dice = dice_loss(logits, mask, annotated, temperature, weight)
+        parts.update(loss=parts["loss"] + lambda_dice * dice, dice=dice.detach())
+    return parts

@@ -66,8 +66,9 @@ class RunReport:
         bar.set_postfix(loss=f"{row['loss']:.4f}", img_s=f"{images_per_second:.1f}", lr=f"{row['lr']:.2e}")
         if not self.is_main:
             return
+        dice = f" dice {row['dice']:.4f}" if "dice" in row else ""
         self.log.info(f"epoch {epoch} step {row['step']} loss {row['loss']:.4f} (ce {row['ce']:.4f} "
-                      f"edge {row['edge']:.4f}) lr {row['lr']:.2e} {images_per_second:.1f} img/s")
+                      f"edge {row['edge']:.4f}{dice}) lr {row['lr']:.2e} {images_per_second:.1f} img/s")
 
     def validation(self, result: dict, model_cfg, seconds: float, samples: list, improved: bool) -> None:
         if not self.is_main:
