@@ -82,10 +82,17 @@ def test_cli_trains_resumes_and_exports(tmp_path):
     data = write_folder_dataset(tmp_path / "data")
     run = tmp_path / "run"
     args = ["train", "--data", str(data), "--model", "fpliif-small", "--labels", ",".join(NAMES), "--size", "32",
-            "--epochs", "2", "--batch-size", "3", "--workers", "0", "--out", str(run), "--max-steps", "3"]
+            "--epochs", "2", "--batch-size", "3", "--workers", "0", "--threads", "1", "--out", str(run),
+            "--max-steps", "3"]
     assert main(args) == 0
     assert (run / "last.pt").is_file() and not (run / "final").exists()
-    assert main(["train", "--resume", str(run)]) == 0  # data, model and options come from the checkpoint
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:  # data, model and options come from the checkpoint, and so do the machine's threads
+        assert main(["train", "--resume", str(run)]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
     assert (run / "final" / "config.json").is_file() and (run / "best" / "model.safetensors").is_file()
     log = (run / "train.log").read_text()
     assert "resumed at step 3" in log and "val mean F1" in log

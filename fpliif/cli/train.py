@@ -77,8 +77,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     r = p.add_argument_group("run")
     r.add_argument("--out", type=Path, help="run folder (default runs/MODEL-TIME; with --resume, its folder)")
     r.add_argument("--resume", metavar="RUN_DIR_OR_CKPT",
-                   help="continue a run exactly from its last.pt; only the budget, --epochs, --workers, --device, "
-                        "--log-every, --val-every and the schedule (--schedule, --lr, --decay-epochs, "
+                   help="continue a run exactly from its last.pt; only the budget, --epochs, --workers, --threads, "
+                        "--device, --log-every, --val-every and the schedule (--schedule, --lr, --decay-epochs, "
                         "--warmup-epochs: from the step it resumes at) may change")
     r.add_argument("--max-minutes", type=float, default=None, help="stop (resumable) before this much wall time")
     r.add_argument("--max-steps", type=int, default=None, help="stop (resumable) when the global step reaches N")
@@ -90,7 +90,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--log-every", type=int, default=None, help="steps between log lines (default 10)")
     r.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, mps")
     r.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch (default: torch's choice); 1 is much faster on a busy shared CPU")
+                   help="CPU threads for torch (default: torch's choice; kept by --resume); 1 is much faster on a "
+                        "busy shared CPU")
     r.add_argument("--data-note", default=None, help="training-data text for the model card")
     r.add_argument("--licence", default=None, help="licence id for the model card (default other)")
 
@@ -112,10 +113,6 @@ def config_values(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..train import TrainConfig, train
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     values = config_values(args)
     if args.resume:
         if args.config:

@@ -19,7 +19,7 @@ CONFIG_NAME = "train_config.json"
 # Fields that may change when a run is resumed; the rest define the run. The learning-rate schedule is a
 # function of the step, so a new schedule takes effect from the step the run resumes at (a constant-rate run
 # can end in a cosine decay, say).
-RESUMABLE = ("max_minutes", "max_steps", "workers", "device", "epochs", "log_every", "val_every",
+RESUMABLE = ("max_minutes", "max_steps", "workers", "threads", "device", "epochs", "log_every", "val_every",
              "schedule", "lr", "decay_epochs", "warmup_epochs", "checkpoint_minutes")
 
 
@@ -62,6 +62,7 @@ class TrainConfig:
     # --- run
     device: str = "auto"
     workers: int = -1  # data-loader processes; -1 = the cores per process minus one, up to 8
+    threads: int = 0  # torch CPU threads per process; 0 = torch's choice. Kept by --resume, as workers is
     val_every: int = 1  # epochs between validations
     val_batch_size: int = 0  # 0 = batch_size
     max_steps: int = 0  # stop (checkpointed, resumable) when the global step reaches this; 0 = no limit
@@ -92,8 +93,8 @@ class TrainConfig:
         for name in ("lambda_edge", "lambda_dice", "weight_decay", "grad_clip"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.workers < -1 or self.sample_points < 0 or self.max_steps < 0 or self.max_minutes < 0:
-            raise ValueError("sample_points, max_steps and max_minutes must be >= 0, workers >= -1 (auto)")
+        if self.workers < -1 or min(self.sample_points, self.max_steps, self.max_minutes, self.threads) < 0:
+            raise ValueError("sample_points, max_steps, max_minutes and threads must be >= 0, workers >= -1 (auto)")
         if not self.checkpoint_minutes >= 0:
             raise ValueError(f"checkpoint_minutes must be >= 0 (0: only at epoch ends), got {self.checkpoint_minutes}")
 
@@ -102,7 +103,7 @@ class TrainConfig:
         parts, default = ["fpliif", "train"], TrainConfig()
         for f in fields(self):
             value = getattr(self, f.name)
-            machine = ("max_steps", "max_minutes", "workers", "device", "data_note", "checkpoint_minutes")
+            machine = ("max_steps", "max_minutes", "workers", "threads", "device", "data_note", "checkpoint_minutes")
             if f.name in machine or value == getattr(default, f.name):
                 continue
             flag = "--" + FLAGS.get(f.name, f.name).replace("_", "-")

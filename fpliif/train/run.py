@@ -75,6 +75,8 @@ def build_trainer(config: TrainConfig | None, out_dir: str | Path | None = None,
             cfg.data_note = (f"Trained with `fpliif train` on {', '.join(Path(p).name for p in cfg.data)}; "
                              f"validated on the val split of {Path(cfg.val_data or cfg.data[0]).name}.")
         out = Path(out_dir) if out_dir else Path("runs") / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     model = make_model(cfg, state)
     skipped: list[str] = []
