@@ -343,10 +343,10 @@ def build_demo(parser: FaceParser, examples: list[str] | None = None, licence: s
 
 
 def launch(model: str | None = None, port: int = DEFAULT_PORT, device: str | None = "auto",
-           block: bool = True, revision: str | None = None):
-    """Load the model (as :meth:`FaceParser.from_pretrained`) and serve the demo on ``127.0.0.1:port``
-    (never shared publicly)."""
-    parser = FaceParser.from_pretrained(model, revision=revision, device=device)
+           block: bool = True, revision: str | None = None, tta: str = "none"):
+    """Load the model (as :meth:`FaceParser.from_pretrained`, with test-time augmentation ``tta``) and serve the
+    demo on ``127.0.0.1:port`` (never shared publicly)."""
+    parser = FaceParser.from_pretrained(model, revision=revision, device=device, tta=tta)
     demo = build_demo(parser, licence=weights_licence(model, revision))
     demo.launch(server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=True, quiet=True)
     print(f"FP-LIIF demo on http://127.0.0.1:{port} (this machine only). Press Ctrl+C to stop.", flush=True)

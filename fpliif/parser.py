@@ -24,6 +24,7 @@ from .align import Alignment, estimate_alignment
 from .device import resolve_device, resolve_dtype
 from .hub import from_pretrained
 from .image import PadBox, pad_to_square, to_tensor
+from .models.flip import with_tta
 from .render import OutputGrid, RenderOptions
 from .result import ParseResult, decoder_region
 
@@ -113,21 +114,25 @@ class FaceParser:
         mode: one of :data:`RENDER_MODES`.
         faces: the default of :meth:`__call__`'s ``faces`` (one of :data:`FACE_MODES`).
         detector: a :class:`fpliif.detect.FaceDetector` (default: the shipped one, loaded on first use).
+        tta: test-time augmentation, one of :data:`~fpliif.models.flip.TTA_MODES`: ``"flip"`` also parses each
+            face mirrored and averages the probabilities (:class:`~fpliif.models.flip.FlipEnsemble`): about half a
+            point of mean F1 for twice the network time.
     """
 
     def __init__(self, model: nn.Module, device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, chunk: int = 65536, mode: str = "fast",
-                 faces: str = "auto", detector=None):
+                 faces: str = "auto", detector=None, tta: str = "none"):
         if mode not in RENDER_MODES:
             raise ValueError(f"unknown render mode {mode!r}; use one of {', '.join(RENDER_MODES)}")
         _check_faces(faces)
+        model = with_tta(model, tta)
         device = resolve_device(device) if device is not None else next(model.parameters()).device
         dtype = resolve_dtype(dtype, device) if dtype is not None else next(model.parameters()).dtype
         self.model = model.to(device=device, dtype=dtype).eval()
         self.device, self.dtype = device, dtype
         self.cfg = model.cfg
         self.label_set = self.cfg.labels
-        self.chunk, self.mode, self.faces = chunk, mode, faces
+        self.chunk, self.mode, self.faces, self.tta = chunk, mode, faces, tta
         self.render_options = RenderOptions(chunk=min(chunk, 16384))
         self._detector = detector
 

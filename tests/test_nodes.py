@@ -71,6 +71,10 @@ def test_model_choices_and_cache(model_folder, parser):
     assert again is parser
     flat = load_parser("flat.safetensors", device="cpu", precision="fp32", folders=[model_folder])
     assert flat.cfg.width == 8
+    flip = load_parser("tiny/model.safetensors", device="cpu", precision="fp32", folders=[model_folder], tta="flip")
+    assert flip is not parser and flip.tta == "flip" and parser.tta == "none"
+    with pytest.raises(ValueError, match="test-time augmentation 'rotate'"):
+        load_parser("tiny/model.safetensors", device="cpu", folders=[model_folder], tta="rotate")
 
 
 def test_missing_or_broken_model_names_file_and_folder(model_folder, tmp_path):

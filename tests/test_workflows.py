@@ -11,7 +11,7 @@ from nodes.load_model import model_choices
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-OUR_NODES = {"FPLIIF_LoadModel": 4, "FPLIIF_ParseFaces": 6, "FPLIIF_LabelsToMask": 7, "FPLIIF_CutOut": 5}  # widgets
+OUR_NODES = {"FPLIIF_LoadModel": 5, "FPLIIF_ParseFaces": 6, "FPLIIF_LabelsToMask": 7, "FPLIIF_CutOut": 5}  # widgets
 CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "MaskToImage", "MaskPreview", "ImageBlur",
               "ImageCompositeMasked", "GrowMask", "FeatherMask", "InvertMask", "ImageToMask"}
 WORKFLOWS = sorted(EXAMPLES.glob("*.json"))

@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 
 from . import CommandError
-from .arguments import add_command, add_device_argument, add_model_arguments
+from .arguments import add_command, add_device_argument, add_model_arguments, add_tta_argument
 
 __all__ = ["add_parser", "run"]
 
@@ -19,6 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.add_argument("--port", type=int, default=7860, help="port on 127.0.0.1 (default 7860)")
     add_device_argument(p)
+    add_tta_argument(p)
     return p
 
 
@@ -29,5 +30,5 @@ def run(args) -> int:
         raise CommandError(f"--port must be between 1 and 65535, got {args.port}")
     from ..demo import launch
 
-    launch(args.model, port=args.port, device=args.device, revision=args.revision)
+    launch(args.model, port=args.port, device=args.device, revision=args.revision, tta=args.tta)
     return 0

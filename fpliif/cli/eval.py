@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..data.layouts import LAYOUTS
-from .arguments import add_command, add_device_argument, add_model_arguments, load_model, positive_int
+from .arguments import add_command, add_device_argument, add_model_arguments, add_tta_argument, load_model, positive_int
 
 __all__ = ["add_parser", "run", "parse_sides"]
 
@@ -17,6 +17,7 @@ examples:
   fpliif eval --model runs/celeba/best --data celebamask-mini
   fpliif eval --data DATA --output-size 512 --low-res 64,96,128,192 --json scores.json   # the default weights
   fpliif eval --model user/fpliif-lapa --data LaPa/ --split test --device cuda
+  fpliif eval --data DATA --tta flip          # each face also mirrored, probabilities averaged
 
 Counts are accumulated over the whole split; the means leave out the background and classes absent from both
 the ground truth and the predictions (n/a). Ground truth is resized nearest to each output size.
@@ -54,6 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="images per batch (default: 4)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="data-loading processes (default: 0)")
     add_device_argument(p)
+    add_tta_argument(p)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON ('-' for stdout only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -61,12 +63,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..device import resolve_device
     from ..evaluate import evaluate_dataset
+    from ..models.flip import with_tta
     from ..pretrained import DEFAULT_PRETRAINED
 
     device = resolve_device(args.device)
     if not args.data.is_dir():
         raise FileNotFoundError(f"dataset folder {args.data} does not exist")
-    model = load_model(args, device)
+    model = with_tta(load_model(args, device), args.tta)
     size = args.size or model.cfg.input_size
     split = None if args.split == "all" else args.split
     report = evaluate_dataset(model, args.data, split=split, size=size, output_size=args.output_size,
@@ -75,10 +78,13 @@ def run(args: argparse.Namespace) -> int:
                               limit=args.limit)
     name = str(args.model or DEFAULT_PRETRAINED)
     report.extra["model"] = name
+    if args.tta != "none":
+        report.extra["tta"] = args.tta
     if str(args.json) == "-":
         print(json.dumps(report.to_dict(), indent=2))
         return 0
-    print(f"{name} on {args.data} ({args.split}, {report.num_images} images, input {size}x{size}); "
+    tta = f", {args.tta} test-time augmentation" if args.tta != "none" else ""
+    print(f"{name} on {args.data} ({args.split}, {report.num_images} images, input {size}x{size}{tta}); "
           "F1 and IoU in %, background ignored")
     print(report.table())
     if args.json:

@@ -22,6 +22,7 @@ from .arguments import (
     add_device_argument,
     add_dtype_argument,
     add_model_arguments,
+    add_tta_argument,
     kinds_list,
     load_parser,
     open_interval,
@@ -120,6 +121,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_model_arguments(p)
     add_device_argument(p)
     add_dtype_argument(p)
+    add_tta_argument(p)
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="images or video frames encoded at once (default: 4)")
     p.add_argument("--max-megapixels", type=positive_number, default=MAX_INPUT_PIXELS / 1e6, metavar="MP",

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from ..data.layouts import LAYOUTS
 from . import CommandError
-from .arguments import add_command, add_device_argument, add_model_arguments, load_parser, positive_int, probability
+from .arguments import (
+    add_command,
+    add_device_argument,
+    add_model_arguments,
+    add_tta_argument,
+    load_parser,
+    positive_int,
+    probability,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -42,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--link-images", action="store_true", help="symlink the images instead of copying them")
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="images per batch (default: 4)")
     add_device_argument(p)
+    add_tta_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -133,7 +133,7 @@ def _place_image(source: Path, target: Path, link: bool) -> None:
 def _write_summary(out: Path, parser, threshold: float, partial, stats: PseudoLabelStats) -> None:
     summary = {
         "threshold": threshold, "labels": list(parser.label_set.names), "images": stats.images,
-        "kept_fraction": round(stats.kept_fraction, 4),
+        "tta": getattr(parser, "tta", "none"), "kept_fraction": round(stats.kept_fraction, 4),
         "partial": str(partial.root) if partial is not None else None,
         "per_image_kept": {k: round(v, 4) for k, v in stats.per_image.items()},
     }
