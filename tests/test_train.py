@@ -29,7 +29,8 @@ def tiny(name: str = "fpliif", **kw):
 
 
 def options(**kw) -> TrainConfig:
-    return TrainConfig(**{"epochs": 4, "batch_size": 4, "workers": 0, "lr": 5e-3, "log_every": 1, **kw})
+    return TrainConfig(**{"epochs": 4, "batch_size": 4, "input_size": 32, "workers": 0, "lr": 5e-3, "log_every": 1,
+                          **kw})
 
 
 def test_loss_falls_and_val_improves(tmp_path):
