@@ -31,13 +31,19 @@ __all__ = ["ParseResult", "Region", "TILE"]
 TILE = 1024  # output pixels per tile side: 19 classes x 1024^2 float32 logits = 80 MB at a time
 NO_OWNER = 255
 EDGE_BAND = 0.05  # a face's weight fades to 0 over this outer part of its crop (in [-1, 1] units)
-# Soft masks are rendered exactly down to half an input pixel wherever a probability changes across a cell.
-# Measured on the astronaut with the small weights (fpliif-small.celebamask-hq, 128 px input), largest
-# probability error against the dense decoder: 0.05 at 256 px output (0.19 with the label renderer's one input
-# pixel), 0.07 at 1024 px (0.08), for 0.47 s and 0.56 s on one CPU thread (0.12 s and 0.19 s): exact to a few
-# percent, at a cost that does not grow with the output size. With the paper's network (the default weights) a
-# soft mask takes about 1 s on two threads (docs/benchmark.md).
-SOFT_EXACT_PX = 0.5
+# Soft masks are rendered exactly down to 1/256 of the crop side (half an input pixel of a 128-px network, one of a
+# 256-px network) wherever a probability changes across a cell. Measured on the astronaut with the small weights
+# (fpliif-small.celebamask-hq, 128 px input), largest probability error against the dense decoder: 0.05 at 256 px
+# output (0.19 with the label renderer's one input pixel), 0.07 at 1024 px (0.08), for 0.47 s and 0.56 s on one CPU
+# thread (0.12 s and 0.19 s): exact to a few percent, at a cost that does not grow with the output size. On a val
+# face at 512 px output, pixels within 0.05 of the dense decoder: 128-px round 5 at half an input pixel 99.93%;
+# 256-px round 7 at one input pixel 99.90% (at half a pixel 100.00%, for 4x the time; at two pixels 99.28%).
+SOFT_EXACT_CROP = 1 / 256
+
+
+def soft_exact_px(input_size: int) -> float:
+    """Input pixels per exact sample of a soft mask for a network with ``input_size`` px input."""
+    return SOFT_EXACT_CROP * input_size
 
 
 @dataclass
@@ -93,8 +99,9 @@ def decoder_region(model, state, grid: OutputGrid, box: tuple[int, int, int, int
         if mode == "dense":
             return render_dense(decoder, state, sub, h, w, options.chunk)[0].float().cpu()
         opts = options
-        if soft:  # exact down to half an input pixel where probabilities change (see SOFT_EXACT_PX)
-            opts = replace(options, soft=True, exact_px=None if options.exact_px is None else SOFT_EXACT_PX)
+        if soft:  # exact down to 1/256 of the crop where probabilities change (see SOFT_EXACT_CROP)
+            exact_px = None if options.exact_px is None else soft_exact_px(model.cfg.input_size)
+            opts = replace(options, soft=True, exact_px=exact_px)
         return render_grid(decoder, state, sub, h, w, opts)[0].float().cpu()
 
     absolute = OutputGrid(grid.shifted(-top, -left).affine) if clip else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fpliif.render import RenderOptions
-from fpliif.result import SOFT_EXACT_PX, TILE
+from fpliif.result import SOFT_EXACT_CROP, TILE
 
 __all__ = ["write_report"]
 
@@ -172,6 +172,7 @@ def _notes() -> list[str]:
             "are interpolated bilinearly. A soft mask (`result.mask(..., soft=True)`, also `result.probs` and "
             "`result.logits`) is rendered on demand with the same renderer, also refined wherever a class "
             f"probability differs across a cell by more than the tolerance ({opts.tolerance}), and exact down to "
-            f"{SOFT_EXACT_PX:g} input pixel, so soft edges are right too, not only the arg-max labels. Both are "
+            f"1/{round(1 / SOFT_EXACT_CROP)} of the face crop (one input pixel of a 256-px network), so soft edges "
+            "are right too, not only the arg-max labels. Both are "
             f"rendered in tiles of {TILE}x{TILE} output pixels, so memory stays bounded at any size. "
             "`mode=\"dense\"` evaluates the decoder at every output pixel: the reference, far slower.", ""]

@@ -19,7 +19,7 @@ import torch
 from fpliif.image import to_tensor
 from fpliif.parser import FaceParser, output_size
 from fpliif.render import OutputGrid, RenderOptions, RenderStats, render_grid
-from fpliif.result import SOFT_EXACT_PX, TILE
+from fpliif.result import TILE, soft_exact_px
 
 __all__ = ["WORKERS", "load_spec", "MASK"]
 
@@ -46,7 +46,8 @@ def _parser(model: torch.nn.Module, mode: str) -> FaceParser:
 def soft_options(parser: FaceParser) -> RenderOptions:
     """The options a soft mask is rendered with (as :func:`fpliif.result.decoder_region` makes them)."""
     opts = parser.render_options
-    return replace(opts, soft=True, exact_px=None if opts.exact_px is None else SOFT_EXACT_PX)
+    exact_px = None if opts.exact_px is None else soft_exact_px(parser.cfg.input_size)
+    return replace(opts, soft=True, exact_px=exact_px)
 
 
 @torch.inference_mode()
