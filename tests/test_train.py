@@ -154,6 +154,20 @@ def test_bf16_autocast_step(tmp_path, name):
     assert math.isfinite(losses["loss"])
 
 
+def test_log_says_which_precision_amp_chose(tmp_path, monkeypatch):
+    import fpliif.train.loop as loop
+
+    def describe(amp):
+        return Trainer(tiny(), SyntheticFaces(4, 32), None, options(epochs=1, amp=amp), tmp_path).describe()[1]
+
+    monkeypatch.setattr(loop, "bf16_is_fast", lambda device: False)
+    assert "amp auto (fp32: no AVX-512 BF16 or AMX on this CPU)" in describe("auto")
+    assert "amp bf16 (bf16 autocast)" in describe("bf16")
+    monkeypatch.setattr(loop, "bf16_is_fast", lambda device: True)
+    assert "amp auto (bf16 autocast)" in describe("auto")
+    assert "amp off (fp32)" in describe("off")
+
+
 def test_non_finite_loss_stops_with_advice(tmp_path):
     model = tiny()
     with torch.no_grad():

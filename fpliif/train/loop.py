@@ -107,11 +107,23 @@ class Trainer:
         if val_set is not None and len(val_set) > 0 and d.is_main:
             self.val_loader = val_loader(val_set, c.val_batch_size or c.batch_size, k, workers, pin)
 
+    @property
+    def uses_bf16(self) -> bool:
+        """Whether steps run under bf16 autocast: ``--amp bf16``, or ``auto`` where bf16 is fast here."""
+        return self.tc.amp == "bf16" or (self.tc.amp == "auto" and bf16_is_fast(self.device))
+
     def autocast(self):
-        amp = self.tc.amp
-        if amp == "bf16" or (amp == "auto" and bf16_is_fast(self.device)):
+        if self.uses_bf16:
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def precision(self) -> str:
+        """``--amp`` and what it chose, for the log: ``auto`` says why it kept fp32."""
+        chosen = "bf16 autocast" if self.uses_bf16 else "fp32"
+        if self.tc.amp == "auto" and not self.uses_bf16:
+            why = "no AVX-512 BF16 or AMX on this CPU" if self.device.type == "cpu" else "no bf16 on this device"
+            chosen = f"fp32: {why}"
+        return f"{self.tc.amp} ({chosen})"
 
     # ----------------------------------------------------------------------------------------- step
     def train_step(self, batch: dict) -> dict[str, float]:
@@ -269,7 +281,8 @@ class Trainer:
                  f"{self.steps_per_epoch} steps/epoch of {c.batch_size} images per process; epochs {c.epochs}; "
                  f"lr {c.lr} ({c.schedule}); lambda_edge {c.lambda_edge}; lambda_dice {c.lambda_dice}; "
                  f"tau {self.cfg.temperature}; input {self.cfg.input_size} px, labels {c.mask_size} px; "
-                 f"augment {c.augment}; query points {c.sample_points or 'full grid'}; ema {c.ema}; amp {c.amp}"]
+                 f"augment {c.augment}; query points {c.sample_points or 'full grid'}; ema {c.ema}; "
+                 f"amp {self.precision()}"]
         if c.sample_points and not self.use_points:
             lines.append("this model has no encode/query methods: --sample-points ignored, training on the full grid")
         return lines
