@@ -41,9 +41,11 @@ EDGE_BAND = 0.05  # a face's weight fades to 0 over this outer part of its crop 
 SOFT_EXACT_CROP = 1 / 256
 
 
-def soft_exact_px(input_size: int) -> float:
-    """Input pixels per exact sample of a soft mask for a network with ``input_size`` px input."""
-    return SOFT_EXACT_CROP * input_size
+def soft_options(options: RenderOptions, input_size: int) -> RenderOptions:
+    """``options`` as a soft mask is rendered with, for a network with ``input_size`` px input: refined where a
+    probability changes, exact down to :data:`SOFT_EXACT_CROP` of the crop (``exact_px=None``, always exact, kept)."""
+    exact_px = None if options.exact_px is None else SOFT_EXACT_CROP * input_size
+    return replace(options, soft=True, exact_px=exact_px)
 
 
 @dataclass
@@ -98,10 +100,7 @@ def decoder_region(model, state, grid: OutputGrid, box: tuple[int, int, int, int
             return model.query(state, coords[None])[0].float().t().reshape(-1, h, w).cpu()
         if mode == "dense":
             return render_dense(decoder, state, sub, h, w, options.chunk)[0].float().cpu()
-        opts = options
-        if soft:  # exact down to 1/256 of the crop where probabilities change (see SOFT_EXACT_CROP)
-            exact_px = None if options.exact_px is None else soft_exact_px(model.cfg.input_size)
-            opts = replace(options, soft=True, exact_px=exact_px)
+        opts = soft_options(options, model.cfg.input_size) if soft else options
         return render_grid(decoder, state, sub, h, w, opts)[0].float().cpu()
 
     absolute = OutputGrid(grid.shifted(-top, -left).affine) if clip else None

@@ -11,7 +11,6 @@ import json
 import resource
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -19,7 +18,8 @@ import torch
 from fpliif.image import to_tensor
 from fpliif.parser import FaceParser, output_size
 from fpliif.render import OutputGrid, RenderOptions, RenderStats, render_grid
-from fpliif.result import TILE, soft_exact_px
+from fpliif.result import TILE
+from fpliif.result import soft_options as soft_render_options
 
 __all__ = ["WORKERS", "load_spec", "MASK"]
 
@@ -45,9 +45,7 @@ def _parser(model: torch.nn.Module, mode: str) -> FaceParser:
 
 def soft_options(parser: FaceParser) -> RenderOptions:
     """The options a soft mask is rendered with (as :func:`fpliif.result.decoder_region` makes them)."""
-    opts = parser.render_options
-    exact_px = None if opts.exact_px is None else soft_exact_px(parser.cfg.input_size)
-    return replace(opts, soft=True, exact_px=exact_px)
+    return soft_render_options(parser.render_options, parser.cfg.input_size)
 
 
 @torch.inference_mode()

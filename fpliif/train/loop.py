@@ -62,6 +62,8 @@ class Trainer:
         self.tc, self.dist = cfg, dist or DistInfo()
         self.out_dir = Path(out_dir)
         self.device = self.dist.device
+        # steps run under bf16 autocast with --amp bf16, or auto where bf16 is fast here (decided once)
+        self.uses_bf16 = self.tc.amp == "bf16" or (self.tc.amp == "auto" and bf16_is_fast(self.device))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -106,11 +108,6 @@ class Trainer:
         self.val_loader = None
         if val_set is not None and len(val_set) > 0 and d.is_main:
             self.val_loader = val_loader(val_set, c.val_batch_size or c.batch_size, k, workers, pin)
-
-    @property
-    def uses_bf16(self) -> bool:
-        """Whether steps run under bf16 autocast: ``--amp bf16``, or ``auto`` where bf16 is fast here."""
-        return self.tc.amp == "bf16" or (self.tc.amp == "auto" and bf16_is_fast(self.device))
 
     def autocast(self):
         if self.uses_bf16:
